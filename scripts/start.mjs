@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// `npm start`: local Switchyard on 127.0.0.1 with embedded D1, Queues and Durable Objects.
+// Creates .dev.vars from .dev.vars.example when missing, applies D1 migrations, then runs wrangler dev.
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+const port = process.env.PORT ?? "8787";
+const persist = process.env.SWITCHYARD_STATE_DIR ?? join(root, ".wrangler", "state");
+
+if (!existsSync(join(root, ".dev.vars"))) {
+  copyFileSync(join(root, ".dev.vars.example"), join(root, ".dev.vars"));
+  console.log("created .dev.vars from .dev.vars.example");
+}
+
+function run(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrangler", args, { cwd: root, env, stdio: "inherit" });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`wrangler ${args[0]} exited with ${code}`))));
+    child.on("error", reject);
+  });
+}
+
+await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
+const dev = spawn(
+  "wrangler",
+  ["dev", "--ip", "127.0.0.1", "--port", port, "--persist-to", persist, "--show-interactive-dev-session=false"],
+  { cwd: root, env, stdio: "inherit" },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));

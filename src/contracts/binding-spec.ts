@@ -1,0 +1,183 @@
+import { z } from "zod";
+import { boundedDuration, durationSchema } from "./duration";
+import { handlerUriSchema } from "./handler-uri";
+import { issuesToProblems, type Problem, problemErrorMap } from "./problems";
+
+// ---- identifiers (SPEC 2) ----
+
+export const sourceNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: "must match [a-z0-9][a-z0-9_-]{0,63}" });
+
+export const bindingIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: "must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}" });
+
+export const tenantIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "must match [A-Za-z0-9_-]{1,64}" });
+
+/** Splits `<id>@v<version>` on the last "@v"; null unless the id is valid and the version an integer ≥ 1. */
+export function parseBindingKey(key: string): { id: string; version: number } | null {
+  const at = key.lastIndexOf("@v");
+  if (at === -1) return null;
+  const id = key.slice(0, at);
+  const digits = key.slice(at + 2);
+  if (!/^[1-9]\d*$/.test(digits) || !bindingIdSchema.safeParse(id).success) return null;
+  const version = Number(digits);
+  return Number.isSafeInteger(version) ? { id, version } : null;
+}
+
+export function formatBindingKey(id: string, version: number): string {
+  return `${id}@v${version}`;
+}
+
+// ---- spec parts (SPEC 5.1) ----
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const MAX_ATTEMPTS_DEFAULT = 7;
+const MAX_ATTEMPTS_LIMIT = 100;
+
+const nonNegativeInt = z.number().int().min(0);
+const positiveInt = z.number().int().min(1);
+const nonNegativeUsd = z.number().min(0);
+const positiveDuration = boundedDuration({ min: 1 });
+const celExpression = z
+  .string()
+  .max(8192, { error: "expression must be at most 8192 characters" })
+  .refine((s) => s.trim() !== "", { error: "expression cannot be empty" });
+
+const whenClassifierSchema = z.strictObject({
+  classifier: handlerUriSchema,
+  timeout_ms: boundedDuration({ min: 1, max: 900_000 }).optional(),
+  max_cost_usd: nonNegativeUsd.optional(),
+  max_tokens: nonNegativeInt.optional(),
+});
+
+const retryPolicySchema = z.union(
+  [
+    z.literal("svix"),
+    z.strictObject({ linear: z.strictObject({ delay_ms: durationSchema }) }),
+    z.strictObject({
+      exponential: z
+        .strictObject({ base_ms: durationSchema, cap_ms: durationSchema })
+        .refine((e) => e.cap_ms >= e.base_ms, { error: "cap_ms must be at least base_ms", path: ["cap_ms"] }),
+    }),
+  ],
+  { error: 'expected "svix", {"linear": {"delay_ms"}} or {"exponential": {"base_ms", "cap_ms"}}' },
+);
+
+const retrySchema = z.strictObject({
+  max_attempts: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_ATTEMPTS_LIMIT)
+    .default(MAX_ATTEMPTS_DEFAULT)
+    // SPEC 11: 0 means the default, normalised so stored specs compare equal.
+    .transform((n) => (n === 0 ? MAX_ATTEMPTS_DEFAULT : n)),
+  policy: retryPolicySchema.default("svix"),
+});
+
+const FLOW_PRIMITIVES = [
+  "batch",
+  "debounce",
+  "rate_limit",
+  "throttle",
+  "singleton",
+  "concurrency",
+  "priority",
+] as const;
+
+const flowControlSchema = z
+  .strictObject({
+    batch: z.strictObject({ key: celExpression.optional(), size: positiveInt, timeout: positiveDuration }).optional(),
+    debounce: z.strictObject({ key: celExpression, period: positiveDuration }).optional(),
+    rate_limit: z
+      .strictObject({ key: celExpression.optional(), period: positiveDuration, max: positiveInt })
+      .optional(),
+    throttle: z.strictObject({ key: celExpression.optional(), period: positiveDuration, max: positiveInt }).optional(),
+    singleton: z.strictObject({ key: celExpression.optional() }).optional(),
+    concurrency: z.strictObject({ key: celExpression.optional(), max: positiveInt }).optional(),
+    priority: z
+      .strictObject({ key: celExpression, order: z.array(z.string()).min(1, { error: "order cannot be empty" }) })
+      .optional(),
+  })
+  .superRefine(
+    (fc, ctx) => {
+      const present = FLOW_PRIMITIVES.filter((p) => fc[p] !== undefined);
+      if (present.includes("batch") && present.length > 1) {
+        ctx.addIssue({
+          code: "custom",
+          message: "batch cannot be combined with other flow-control primitives",
+          path: ["batch"],
+          continue: true,
+        });
+      }
+      if (present.includes("priority") && !present.includes("concurrency")) {
+        ctx.addIssue({ code: "custom", message: "priority requires concurrency", path: ["priority"], continue: true });
+      }
+    },
+    // Also run when a primitive itself is invalid, so every problem is listed at once.
+    { when: (payload) => isPlainObject(payload.value) },
+  );
+
+const circuitSchema = z.strictObject({
+  threshold: positiveInt.default(5),
+  cooldown_ms: positiveDuration.default(60_000),
+  mode: z.enum(["dlq", "hold"]).default("dlq"),
+});
+
+const budgetSchema = z.strictObject({
+  hourly_cost_usd: nonNegativeUsd.optional(),
+  daily_cost_usd: nonNegativeUsd.optional(),
+  on_exhausted: z.enum(["skip", "warn", "fail", "retry_later"]).default("skip"),
+});
+
+const autonomySchema = z.strictObject({
+  tier: z.enum(["shadow", "suggest", "act_with_approval", "act_auto"]).default("act_auto"),
+  max_decisions_per_hour: nonNegativeInt.optional(),
+  max_decisions_per_day: nonNegativeInt.optional(),
+});
+
+export const bindingSpecSchema = z.strictObject({
+  provider: sourceNameSchema,
+  events: z.array(z.string().min(1, { error: "event kind cannot be empty" })).default([]),
+  when: z
+    .union([celExpression, whenClassifierSchema], {
+      error: "expected a CEL expression string or {classifier, timeout_ms?, max_cost_usd?, max_tokens?}",
+    })
+    .optional(),
+  handler: handlerUriSchema,
+  allow_cleartext: z.boolean().default(false),
+  timeout_ms: boundedDuration({ min: 1, max: 900_000 }).default(30_000),
+  retry: retrySchema.default({ max_attempts: MAX_ATTEMPTS_DEFAULT, policy: "svix" }),
+  flow_control: flowControlSchema.optional(),
+  circuit: circuitSchema.optional(),
+  budget: budgetSchema.optional(),
+  autonomy: autonomySchema.optional(),
+  dispatch_priority: z.enum(["high", "normal", "low"]).default("normal"),
+  tenant_id: tenantIdSchema.nullable().default(null),
+});
+
+export type BindingSpecInput = z.input<typeof bindingSpecSchema>;
+export type BindingSpec = z.output<typeof bindingSpecSchema>;
+export type FlowControlSpec = NonNullable<BindingSpec["flow_control"]>;
+export type CircuitSpec = NonNullable<BindingSpec["circuit"]>;
+export type BudgetSpec = NonNullable<BindingSpec["budget"]>;
+export type AutonomySpec = NonNullable<BindingSpec["autonomy"]>;
+export type RetrySpec = BindingSpec["retry"];
+
+// ---- validation with every problem listed ----
+
+export type SpecProblem = Problem;
+
+export type BindingSpecValidation = { ok: true; spec: BindingSpec } | { ok: false; problems: SpecProblem[] };
+
+/** Validates a binding spec and returns every problem at once (SPEC 5.1: 400 with all problems listed). */
+export function validateBindingSpec(input: unknown): BindingSpecValidation {
+  const result = bindingSpecSchema.safeParse(input, { error: problemErrorMap, reportInput: true });
+  if (result.success) return { ok: true, spec: result.data };
+  return { ok: false, problems: issuesToProblems(result.error.issues) };
+}

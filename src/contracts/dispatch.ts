@@ -1,0 +1,67 @@
+import { z } from "zod";
+
+export const TERMINAL_STATUSES = ["succeeded", "skipped", "waiting", "dlq", "failed", "cancelled"] as const;
+export const LIVE_STATUSES = ["pending", "admitted", "running", "retry_scheduled", "held"] as const;
+export const dispatchStatusSchema = z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]);
+export type DispatchStatus = z.infer<typeof dispatchStatusSchema>;
+
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+/** Structured cause of a failed attempt; classification looks at it before the text (SPEC 11). */
+export const errorCauseSchema = z.object({
+  kind: z.enum([
+    "http_status",
+    "timeout",
+    "network",
+    "budget",
+    "predicate_panic",
+    "handler_panic",
+    "circuit_open",
+    "lease_expired",
+    "protocol",
+    "other",
+  ]),
+  status: z.number().optional(),
+});
+
+/** What one handler invocation produced (SPEC 12.1 response mapping). */
+export const handlerResultSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("success"), result: z.unknown(), status_code: z.number().optional() }),
+  z.object({ kind: z.literal("waiting"), message: z.string(), status_code: z.number().optional() }),
+  z.object({ kind: z.literal("denied"), error: z.string(), status_code: z.number().optional() }),
+  z.object({ kind: z.literal("invalid"), error: z.string() }),
+  z.object({
+    kind: z.literal("retryable"),
+    error: z.string(),
+    cause: errorCauseSchema,
+    status_code: z.number().optional(),
+    retry_after_ms: z.number().nullable(),
+  }),
+]);
+export type HandlerResult = z.infer<typeof handlerResultSchema>;
+
+/** SPEC 6 outcome object, as returned by the dispatch API. */
+export interface DispatchOutcome {
+  trigger_id: string;
+  binding_key: string;
+  event_id: string;
+  attempt_count: number;
+  status: DispatchStatus;
+  handler_kind: string;
+  target_uri: string;
+  replay_of_event_id: string | null;
+  result: unknown;
+  error: string | null;
+}
+
+export interface AttemptView {
+  attempt: number;
+  started_at: string;
+  completed_at: string | null;
+  outcome: string;
+  error_msg: string | null;
+  status_code?: number;
+  duration_ms: number | null;
+}

@@ -1,0 +1,57 @@
+import { z } from "zod";
+import { tenantIdRegex } from "./sources";
+
+export const signatureStatusSchema = z.discriminatedUnion("state", [
+  z.object({ state: z.literal("verified") }),
+  z.object({ state: z.literal("unsigned") }),
+  z.object({ state: z.literal("failed"), reason: z.string() }),
+]);
+export type SignatureStatus = z.infer<typeof signatureStatusSchema>;
+
+/** SPEC 3: the event as stored and as handed to handlers. */
+export const triggerEventSchema = z.object({
+  id: z.string(),
+  provider: z.string(),
+  kind: z.string(),
+  received_at: z.string(),
+  occurred_at: z.string().nullable(),
+  dedupe_key: z.string(),
+  trace_id: z.string(),
+  tenant_id: z.string().nullable(),
+  headers: z.record(z.string(), z.string()),
+  payload: z.unknown(),
+  raw_body: z.string().optional(),
+  signature_status: signatureStatusSchema,
+  batch: z.array(z.unknown()).optional(),
+});
+export type TriggerEvent = z.infer<typeof triggerEventSchema>;
+
+const traceIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "trace_id must be 1–128 of [A-Za-z0-9._:-]");
+
+/** One event of `POST /v1/events`. */
+export const publishEventSchema = z.strictObject({
+  provider: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "provider must match [a-z0-9][a-z0-9_-]{0,63}"),
+  kind: z.string().min(1, "kind cannot be empty").max(256),
+  payload: z.json(),
+  headers: z.record(z.string().max(256), z.string().max(8192)).optional(),
+  dedupe_key: z.string().min(1).max(512).optional(),
+  tenant_id: z.string().regex(tenantIdRegex, "tenant_id must match [A-Za-z0-9_-]{1,64}").nullable().optional(),
+  occurred_at: z.iso.datetime({ offset: true }).nullable().optional(),
+  trace_id: traceIdSchema.optional(),
+  target: z
+    .strictObject({
+      binding_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "invalid binding id"),
+      version: z.int().min(1).optional(),
+    })
+    .optional(),
+});
+export type PublishEvent = z.infer<typeof publishEventSchema>;
+
+export const MAX_PUBLISH_BATCH = 100;
+
+export const intakeAnswerSchema = z.object({
+  status: z.enum(["accepted", "duplicate"]),
+  event_id: z.string(),
+  trace_id: z.string().optional(),
+});
+export type IntakeAnswer = z.infer<typeof intakeAnswerSchema>;

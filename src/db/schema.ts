@@ -1,0 +1,186 @@
+/**
+ * D1 schema: the system of record. Every change goes through `npm run db:generate`
+ * (drizzle-kit) into `migrations/`. JSON columns hold shapes defined in `src/contracts/`.
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const sources = sqliteTable("sources", {
+  name: text("name").primaryKey(),
+  provider: text("provider").notNull(),
+  style: text("style").notNull(),
+  /** JSON array of secrets; write-only through the API. */
+  secrets: text("secrets").notNull(),
+  toleranceS: integer("tolerance_s"),
+  header: text("header"),
+  tenantId: text("tenant_id"),
+  dedupeWindowS: integer("dedupe_window_s").notNull(),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** One row per binding version; `binding_key` = `<id>@v<version>`. */
+export const bindingVersions = sqliteTable(
+  "binding_versions",
+  {
+    bindingKey: text("binding_key").primaryKey(),
+    id: text("id").notNull(),
+    version: integer("version").notNull(),
+    state: text("state", { enum: ["active", "draining", "terminated"] }).notNull(),
+    provider: text("provider").notNull(),
+    tenantId: text("tenant_id"),
+    spec: text("spec").notNull(),
+    specHash: text("spec_hash").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("binding_versions_id_version").on(t.id, t.version),
+    index("binding_versions_state_provider").on(t.state, t.provider),
+  ],
+);
+
+/** Per binding id (all versions): pause flag and the outbound signing secret. */
+export const bindingControls = sqliteTable("binding_controls", {
+  id: text("id").primaryKey(),
+  paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+  signingSecret: text("signing_secret").notNull(),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    source: text("source"),
+    provider: text("provider").notNull(),
+    kind: text("kind").notNull(),
+    receivedAt: text("received_at").notNull(),
+    occurredAt: text("occurred_at"),
+    dedupeScope: text("dedupe_scope").notNull(),
+    dedupeKey: text("dedupe_key").notNull(),
+    traceId: text("trace_id").notNull(),
+    tenantId: text("tenant_id"),
+    headers: text("headers").notNull(),
+    payload: text("payload").notNull(),
+    rawBody: text("raw_body"),
+    signatureStatus: text("signature_status").notNull(),
+    targetBindingId: text("target_binding_id"),
+    targetVersion: integer("target_version"),
+    /** Set once the inbox consumer has created every dispatch; the sweep re-enqueues rows left null. */
+    routedAt: text("routed_at"),
+  },
+  (t) => [
+    index("events_received_at").on(t.receivedAt),
+    index("events_trace_id").on(t.traceId),
+    index("events_routed_at").on(t.routedAt),
+  ],
+);
+
+/** Exact dedupe: one claim per (scope, key) until it expires. */
+export const dedupeClaims = sqliteTable(
+  "dedupe_claims",
+  {
+    scope: text("scope").notNull(),
+    dedupeKey: text("dedupe_key").notNull(),
+    eventId: text("event_id").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.dedupeKey] }), index("dedupe_claims_expires_at").on(t.expiresAt)],
+);
+
+export const dispatches = sqliteTable(
+  "dispatches",
+  {
+    /** `<binding_key>|<event_id>` for originals, `<binding_key>|<event_id>|r<n>` for replays. */
+    dispatchId: text("dispatch_id").primaryKey(),
+    bindingKey: text("binding_key").notNull(),
+    bindingId: text("binding_id").notNull(),
+    bindingVersion: integer("binding_version").notNull(),
+    eventId: text("event_id").notNull(),
+    traceId: text("trace_id").notNull(),
+    tenantId: text("tenant_id"),
+    status: text("status").notNull(),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    handlerKind: text("handler_kind").notNull(),
+    targetUri: text("target_uri").notNull(),
+    replayOfEventId: text("replay_of_event_id"),
+    result: text("result"),
+    error: text("error"),
+    errorClass: text("error_class"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    terminalAt: text("terminal_at"),
+  },
+  (t) => [
+    index("dispatches_event_id").on(t.eventId),
+    index("dispatches_binding_key_status").on(t.bindingKey, t.status),
+    index("dispatches_status_updated").on(t.status, t.updatedAt),
+    index("dispatches_replay_of").on(t.replayOfEventId),
+  ],
+);
+
+export const attempts = sqliteTable(
+  "attempts",
+  {
+    dispatchId: text("dispatch_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    startedAt: text("started_at").notNull(),
+    completedAt: text("completed_at"),
+    outcome: text("outcome").notNull(),
+    errorMsg: text("error_msg"),
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms"),
+  },
+  (t) => [primaryKey({ columns: [t.dispatchId, t.attempt] })],
+);
+
+export const dlqEntries = sqliteTable(
+  "dlq_entries",
+  {
+    id: text("id").primaryKey(),
+    dispatchId: text("dispatch_id").notNull(),
+    bindingKey: text("binding_key").notNull(),
+    bindingId: text("binding_id").notNull(),
+    eventId: text("event_id").notNull(),
+    tenantId: text("tenant_id"),
+    attemptCount: integer("attempt_count").notNull(),
+    finalError: text("final_error").notNull(),
+    errorClass: text("error_class").notNull(),
+    reason: text("reason").notNull(),
+    state: text("state", { enum: ["pending", "resolved"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+    resolvedAt: text("resolved_at"),
+  },
+  (t) => [
+    uniqueIndex("dlq_entries_dispatch_id").on(t.dispatchId),
+    index("dlq_entries_state_created").on(t.state, t.createdAt),
+    index("dlq_entries_binding_id").on(t.bindingId),
+  ],
+);
+
+/** Append-only log (SPEC 14). `record_key` makes each logical record idempotent under redelivery. */
+export const records = sqliteTable(
+  "records",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    recordKey: text("record_key").notNull(),
+    topic: text("topic").notNull(),
+    kind: text("kind").notNull(),
+    tenantId: text("tenant_id"),
+    eventId: text("event_id"),
+    traceId: text("trace_id"),
+    bindingKey: text("binding_key"),
+    headers: text("headers").notNull(),
+    payload: text("payload").notNull(),
+    at: text("at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("records_record_key").on(t.recordKey),
+    index("records_topic").on(t.topic, t.seq),
+    index("records_event_id").on(t.eventId),
+    index("records_trace_id").on(t.traceId),
+    index("records_binding_key").on(t.bindingKey),
+    index("records_at").on(t.at),
+  ],
+);

@@ -1,0 +1,382 @@
+/**
+ * D1 writes for each dispatch transition: the `dispatches` row, `attempts`, `dlq_entries` and the
+ * records of SPEC 6, in causal order. Every statement is idempotent (unique keys, conflict-ignoring
+ * inserts, updates to a fixed value) so a transition retried after a failure writes nothing twice.
+ */
+
+import { and, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { DispatchOutcome, DispatchStatus, HandlerResult } from "../contracts/dispatch";
+import type { Db } from "../db/client";
+import { attempts, dispatches, dlqEntries } from "../db/schema";
+import { newDlqId } from "../lib/ids";
+import { iso } from "../lib/time";
+import { insertRecord, type RecordInput, TOPICS } from "../observability/records";
+import type { AttemptDecision } from "./attempt-decision";
+import type { ErrorClass } from "./error-class";
+
+export interface DispatchIdentity {
+  dispatch_id: string;
+  binding_key: string;
+  binding_id: string;
+  binding_version: number;
+  event_id: string;
+  trace_id: string;
+  tenant_id: string | null;
+  replay_of_event_id: string | null;
+  handler_kind: string;
+  target_uri: string;
+}
+
+type Item = BatchItem<"sqlite">;
+
+export function outcomeOf(
+  d: DispatchIdentity,
+  status: DispatchStatus,
+  attemptCount: number,
+  result: unknown,
+  error: string | null,
+): DispatchOutcome {
+  return {
+    trigger_id: d.binding_id,
+    binding_key: d.binding_key,
+    event_id: d.event_id,
+    attempt_count: attemptCount,
+    status,
+    handler_kind: d.handler_kind,
+    target_uri: d.target_uri,
+    replay_of_event_id: d.replay_of_event_id,
+    result: result ?? null,
+    error,
+  };
+}
+
+/** Graph node ids of SPEC 14. */
+export const graphIds = {
+  trigger: (eventId: string) => `trigger:${eventId}`,
+  dispatch: (d: DispatchIdentity, attempt: number) =>
+    `${d.handler_kind === "a2a" ? "a2a:" : ""}dispatch:${d.binding_key}:${d.event_id}:${attempt}`,
+  retry: (d: DispatchIdentity, attempt: number) => `retry:${d.binding_key}:${d.event_id}:${attempt}`,
+  dlq: (d: DispatchIdentity) => `dlq:${d.binding_key}:${d.event_id}`,
+};
+
+export class DispatchLog {
+  constructor(private readonly db: Db) {}
+
+  private rec(d: DispatchIdentity, key: string, topic: string, kind: string, payload: unknown, at: string): Item {
+    const input: RecordInput = {
+      key: `${d.dispatch_id}:${key}`,
+      topic,
+      kind,
+      tenant_id: d.tenant_id,
+      event_id: d.event_id,
+      trace_id: d.trace_id,
+      binding_key: d.binding_key,
+      headers: d.replay_of_event_id ? { "x-switchyard-replay": "1", replay_of_event_id: d.replay_of_event_id } : {},
+      payload,
+      at,
+    };
+    return insertRecord(this.db, input);
+  }
+
+  private node(d: DispatchIdentity, key: string, node: Record<string, unknown>, at: string): Item {
+    return this.rec(d, `graph:${key}`, TOPICS.actionGraph, "node", { trace_id: d.trace_id, ...node }, at);
+  }
+
+  private edge(d: DispatchIdentity, key: string, edge: Record<string, unknown>, at: string): Item {
+    return this.rec(d, `graph-edge:${key}`, TOPICS.actionGraph, "edge", { trace_id: d.trace_id, ...edge }, at);
+  }
+
+  private setStatus(d: DispatchIdentity, patch: Partial<typeof dispatches.$inferInsert>, at: string): Item {
+    return this.db
+      .update(dispatches)
+      .set({ ...patch, updatedAt: at })
+      .where(eq(dispatches.dispatchId, d.dispatch_id));
+  }
+
+  /** SPEC 6 step 1: the dispatch row (`pending`) and its trigger node. */
+  created(d: DispatchIdentity, now: number): Item[] {
+    const at = iso(now);
+    return [
+      this.db
+        .insert(dispatches)
+        .values({
+          dispatchId: d.dispatch_id,
+          bindingKey: d.binding_key,
+          bindingId: d.binding_id,
+          bindingVersion: d.binding_version,
+          eventId: d.event_id,
+          traceId: d.trace_id,
+          tenantId: d.tenant_id,
+          status: "pending",
+          attemptCount: 0,
+          handlerKind: d.handler_kind,
+          targetUri: d.target_uri,
+          replayOfEventId: d.replay_of_event_id,
+          createdAt: at,
+          updatedAt: at,
+        })
+        .onConflictDoNothing(),
+      this.node(
+        d,
+        "trigger",
+        { id: graphIds.trigger(d.event_id), kind: "trigger", label: d.event_id, status: "accepted" },
+        at,
+      ),
+    ];
+  }
+
+  /** A live status change with no record of its own (`admitted`, `held`). */
+  status(d: DispatchIdentity, status: DispatchStatus, now: number, result?: unknown): Item[] {
+    return [
+      this.setStatus(d, { status, ...(result === undefined ? {} : { result: JSON.stringify(result) }) }, iso(now)),
+    ];
+  }
+
+  /** An attempt begins: DispatchStarted before anything the attempt produces. */
+  started(d: DispatchIdentity, attempt: number, now: number): Item[] {
+    const at = iso(now);
+    const payload = {
+      attempt,
+      handler_kind: d.handler_kind,
+      target_uri: d.target_uri,
+      replay_of_event_id: d.replay_of_event_id,
+    };
+    const nodeId = graphIds.dispatch(d, attempt);
+    return [
+      this.setStatus(d, { status: "running", attemptCount: attempt }, at),
+      this.db
+        .insert(attempts)
+        .values({ dispatchId: d.dispatch_id, attempt, startedAt: at, outcome: "running" })
+        .onConflictDoNothing(),
+      this.rec(d, `${attempt}:DispatchStarted`, TOPICS.lifecycle, "DispatchStarted", payload, at),
+      this.rec(d, `${attempt}:dispatch_started`, TOPICS.outbox, "dispatch_started", payload, at),
+      this.node(
+        d,
+        `dispatch:${attempt}`,
+        {
+          id: nodeId,
+          kind: d.handler_kind === "a2a" ? "a2a_hop" : "dispatch",
+          label: `${d.binding_key} attempt ${attempt}`,
+          status: "running",
+          metadata: { attempt, target_uri: d.target_uri },
+        },
+        at,
+      ),
+      attempt === 1
+        ? this.edge(
+            d,
+            "trigger_dispatch",
+            {
+              from: graphIds.trigger(d.event_id),
+              to: nodeId,
+              kind: d.handler_kind === "a2a" ? "a2a_dispatch" : "trigger_dispatch",
+            },
+            at,
+          )
+        : this.edge(d, `retry:${attempt}`, { from: graphIds.retry(d, attempt), to: nodeId, kind: "retry" }, at),
+    ];
+  }
+
+  /** The end of one attempt and what the decision makes of it. */
+  finished(
+    d: DispatchIdentity,
+    attempt: number,
+    result: HandlerResult,
+    decision: AttemptDecision,
+    timing: { started_at: number; completed_at: number },
+  ): Item[] {
+    const at = iso(timing.completed_at);
+    const duration = Math.max(0, timing.completed_at - timing.started_at);
+    const attemptError = "error" in result ? result.error : null;
+    const statusCode = "status_code" in result ? (result.status_code ?? null) : null;
+    const attemptOutcome = result.kind === "success" ? "succeeded" : result.kind === "waiting" ? "waiting" : "failed";
+    const items: Item[] = [
+      this.db
+        .update(attempts)
+        .set({ completedAt: at, outcome: attemptOutcome, errorMsg: attemptError, statusCode, durationMs: duration })
+        .where(and(eq(attempts.dispatchId, d.dispatch_id), eq(attempts.attempt, attempt))),
+      this.rec(
+        d,
+        `${attempt}:attempt_recorded`,
+        TOPICS.attempts,
+        "attempt_recorded",
+        { attempt, outcome: attemptOutcome, error: attemptError, status_code: statusCode, duration_ms: duration },
+        at,
+      ),
+    ];
+    const nodeId = graphIds.dispatch(d, attempt);
+    switch (decision.kind) {
+      case "succeeded": {
+        const outcome = outcomeOf(d, "succeeded", attempt, decision.result, null);
+        items.push(
+          this.setStatus(
+            d,
+            { status: "succeeded", result: JSON.stringify(decision.result ?? null), error: null, terminalAt: at },
+            at,
+          ),
+          this.rec(d, "DispatchSucceeded", TOPICS.lifecycle, "DispatchSucceeded", outcome, at),
+          this.rec(d, "dispatch_succeeded", TOPICS.outbox, "dispatch_succeeded", outcome, at),
+          this.node(
+            d,
+            `dispatch:${attempt}:done`,
+            { id: nodeId, kind: "dispatch", status: "succeeded", outcome: "succeeded" },
+            at,
+          ),
+        );
+        break;
+      }
+      case "waiting": {
+        const outcome = outcomeOf(d, "waiting", attempt, decision.result, null);
+        items.push(
+          this.setStatus(d, { status: "waiting", result: JSON.stringify(decision.result), terminalAt: at }, at),
+          this.rec(d, "dispatch_waiting", TOPICS.outbox, "dispatch_waiting", outcome, at),
+          this.node(
+            d,
+            `dispatch:${attempt}:done`,
+            { id: nodeId, kind: "dispatch", status: "waiting", outcome: "waiting" },
+            at,
+          ),
+        );
+        break;
+      }
+      case "failed": {
+        const outcome = outcomeOf(d, "failed", attempt, null, decision.error);
+        items.push(
+          this.setStatus(d, { status: "failed", error: decision.error, terminalAt: at }, at),
+          this.rec(d, `${attempt}:DispatchFailed`, TOPICS.lifecycle, "DispatchFailed", outcome, at),
+          this.rec(d, `${attempt}:dispatch_failed`, TOPICS.outbox, "dispatch_failed", outcome, at),
+          this.node(
+            d,
+            `dispatch:${attempt}:done`,
+            { id: nodeId, kind: "dispatch", status: "failed", outcome: "failed" },
+            at,
+          ),
+        );
+        break;
+      }
+      case "retry": {
+        const failed = outcomeOf(d, "retry_scheduled", attempt, null, decision.error);
+        const retry = { attempt: decision.nextAttempt, delay_ms: decision.delayMs, error: decision.error };
+        const retryNode = graphIds.retry(d, decision.nextAttempt);
+        items.push(
+          this.setStatus(d, { status: "retry_scheduled", error: decision.error }, at),
+          this.rec(d, `${attempt}:DispatchFailed`, TOPICS.lifecycle, "DispatchFailed", failed, at),
+          this.rec(d, `${attempt}:dispatch_failed`, TOPICS.outbox, "dispatch_failed", failed, at),
+          this.rec(d, `${decision.nextAttempt}:RetryScheduled`, TOPICS.lifecycle, "RetryScheduled", retry, at),
+          this.rec(d, `${decision.nextAttempt}:retry_scheduled`, TOPICS.attempts, "retry_scheduled", retry, at),
+          this.node(
+            d,
+            `dispatch:${attempt}:done`,
+            { id: nodeId, kind: "dispatch", status: "failed", outcome: "retry" },
+            at,
+          ),
+          this.node(
+            d,
+            `retry:${decision.nextAttempt}`,
+            {
+              id: retryNode,
+              kind: "retry",
+              label: `retry in ${decision.delayMs}ms`,
+              status: "scheduled",
+              metadata: retry,
+            },
+            at,
+          ),
+          this.edge(d, `retry-from:${decision.nextAttempt}`, { from: nodeId, to: retryNode, kind: "retry" }, at),
+        );
+        break;
+      }
+      case "dlq": {
+        const failed = outcomeOf(d, "dlq", attempt, null, decision.error);
+        items.push(
+          this.rec(d, `${attempt}:DispatchFailed`, TOPICS.lifecycle, "DispatchFailed", failed, at),
+          this.rec(d, `${attempt}:dispatch_failed`, TOPICS.outbox, "dispatch_failed", failed, at),
+          this.node(
+            d,
+            `dispatch:${attempt}:done`,
+            { id: nodeId, kind: "dispatch", status: "failed", outcome: "dlq" },
+            at,
+          ),
+          ...this.deadLettered(
+            d,
+            attempt,
+            decision.error,
+            decision.errorClass,
+            decision.reason,
+            timing.completed_at,
+            nodeId,
+          ),
+        );
+        break;
+      }
+    }
+    return items;
+  }
+
+  /** Terminal `dlq`: the DLQ row, DlqMoved and dlq_moved (also used by circuit and budget paths). */
+  deadLettered(
+    d: DispatchIdentity,
+    attemptCount: number,
+    error: string,
+    errorClass: ErrorClass,
+    reason: string,
+    now: number,
+    fromNode: string | null,
+  ): Item[] {
+    const at = iso(now);
+    const outcome = { ...outcomeOf(d, "dlq", attemptCount, null, error), error_class: errorClass, reason };
+    const items: Item[] = [
+      this.setStatus(d, { status: "dlq", error, errorClass, attemptCount, terminalAt: at }, at),
+      this.db
+        .insert(dlqEntries)
+        .values({
+          id: newDlqId(now),
+          dispatchId: d.dispatch_id,
+          bindingKey: d.binding_key,
+          bindingId: d.binding_id,
+          eventId: d.event_id,
+          tenantId: d.tenant_id,
+          attemptCount,
+          finalError: error,
+          errorClass,
+          reason,
+          state: "pending",
+          createdAt: at,
+        })
+        .onConflictDoNothing(),
+      this.rec(d, "DlqMoved", TOPICS.lifecycle, "DlqMoved", outcome, at),
+      this.rec(d, "dlq_moved", TOPICS.dlq, "dlq_moved", outcome, at),
+      this.node(
+        d,
+        "dlq",
+        {
+          id: graphIds.dlq(d),
+          kind: "dlq",
+          label: reason,
+          status: "dlq",
+          metadata: { error, error_class: errorClass },
+        },
+        at,
+      ),
+    ];
+    if (fromNode) items.push(this.edge(d, "dlq_move", { from: fromNode, to: graphIds.dlq(d), kind: "dlq_move" }, at));
+    return items;
+  }
+
+  /** Marks in-flight attempt rows of a dispatch that never reported as failed (lease expiry). */
+  static leaseExpiredError = "attempt outcome unknown: lease expired";
+}
+
+/** Count of live dispatches of one binding version (used to finish draining). */
+export function liveDispatchCount(db: Db, bindingKey: string) {
+  return db
+    .select({ n: sql<number>`count(*)` })
+    .from(dispatches)
+    .where(
+      and(
+        eq(dispatches.bindingKey, bindingKey),
+        sql`${dispatches.status} in ('pending','admitted','running','retry_scheduled','held')`,
+      ),
+    );
+}

@@ -1,0 +1,82 @@
+/** The dispatch envelope and outbound headers shared by HTTP-style handlers (SPEC 12.1). */
+import type { TriggerEvent } from "../contracts/events";
+import { bytesToBase64 } from "../lib/ids";
+
+export interface AttemptContext {
+  dispatch_id: string;
+  binding_key: string;
+  binding_id: string;
+  event_id: string;
+  trace_id: string;
+  attempt: number;
+  replay_of_event_id: string | null;
+  autonomy_tier: string;
+  timeout_ms: number;
+  signing_secret: string;
+  handler: string;
+}
+
+export function dispatchEnvelope(ctx: AttemptContext, event: TriggerEvent) {
+  return {
+    type: "switchyard.dispatch" as const,
+    event,
+    trigger_id: ctx.binding_id,
+    binding_key: ctx.binding_key,
+    attempt: ctx.attempt,
+    replay_of_event_id: ctx.replay_of_event_id,
+    autonomy_tier: ctx.autonomy_tier,
+    trace_id: ctx.trace_id,
+  };
+}
+
+/** Stable across attempts so receivers can dedupe; replays are distinct dispatches with their own id. */
+export function webhookId(ctx: AttemptContext): string {
+  return ctx.dispatch_id.replaceAll("|", "/");
+}
+
+/** W3C traceparent derived from the trace id (its UUID hex when it has one, else a hash). */
+export async function traceparent(traceId: string): Promise<string> {
+  const hex = traceId
+    .replace(/^trace_/, "")
+    .replaceAll("-", "")
+    .toLowerCase();
+  let traceHex = /^[0-9a-f]{32}$/.test(hex) ? hex : "";
+  if (!traceHex) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(traceId)));
+    traceHex = Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const span = new Uint8Array(8);
+  crypto.getRandomValues(span);
+  const spanHex = Array.from(span, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `00-${traceHex}-${spanHex}-01`;
+}
+
+/** Standard Webhooks signature: `v1,<base64 HMAC-SHA256(key, "<id>.<ts>.<body>")>`. */
+export async function standardWebhookSignature(secret: string, id: string, timestampS: number, body: string) {
+  const key = secret.startsWith("whsec_")
+    ? Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0))
+    : new TextEncoder().encode(secret);
+  const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", cryptoKey, new TextEncoder().encode(`${id}.${timestampS}.${body}`));
+  return `v1,${bytesToBase64(new Uint8Array(mac))}`;
+}
+
+export async function outboundHeaders(ctx: AttemptContext, body: string, now: number): Promise<Headers> {
+  const id = webhookId(ctx);
+  const ts = Math.floor(now / 1000);
+  const headers = new Headers({
+    "content-type": "application/json",
+    "user-agent": "Switchyard/1",
+    traceparent: await traceparent(ctx.trace_id),
+    "x-switchyard-trace-id": ctx.trace_id,
+    "x-switchyard-attempt": String(ctx.attempt),
+    "x-switchyard-autonomy-tier": ctx.autonomy_tier,
+    "x-switchyard-binding-key": ctx.binding_key,
+    "x-switchyard-event-id": ctx.event_id,
+    "webhook-id": id,
+    "webhook-timestamp": String(ts),
+    "webhook-signature": await standardWebhookSignature(ctx.signing_secret, id, ts, body),
+  });
+  if (ctx.replay_of_event_id) headers.set("x-switchyard-replay", "1");
+  return headers;
+}

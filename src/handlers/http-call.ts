@@ -1,0 +1,45 @@
+/**
+ * One outbound POST of the dispatch envelope with a per-attempt timeout and an optional external
+ * abort (cancellation). Used by https:// (global fetch) and service:// (a Fetcher binding).
+ */
+import type { HandlerResult } from "../contracts/dispatch";
+import type { TriggerEvent } from "../contracts/events";
+import { type AttemptContext, dispatchEnvelope, outboundHeaders } from "./envelope";
+import { classifyHttpResponse, readBodyText } from "./http-response";
+
+export type FetchLike = (request: Request) => Promise<Response>;
+
+export async function postEnvelope(
+  doFetch: FetchLike,
+  url: string,
+  ctx: AttemptContext,
+  event: TriggerEvent,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<HandlerResult> {
+  const body = JSON.stringify(dispatchEnvelope(ctx, event));
+  const headers = await outboundHeaders(ctx, body, now());
+  const timeout = AbortSignal.timeout(ctx.timeout_ms);
+  const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
+  try {
+    const response = await doFetch(
+      new Request(url, { method: "POST", headers, body, redirect: "manual", signal: combined }),
+    );
+    const text = await readBodyText(response);
+    return classifyHttpResponse(response.status, response.headers, text, now());
+  } catch (error) {
+    if (timeout.aborted) {
+      return {
+        kind: "retryable",
+        error: `handler timed out after ${ctx.timeout_ms}ms`,
+        cause: { kind: "timeout" },
+        retry_after_ms: null,
+      };
+    }
+    if (signal?.aborted) {
+      return { kind: "retryable", error: "handler call aborted", cause: { kind: "other" }, retry_after_ms: null };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return { kind: "retryable", error: `network error: ${message}`, cause: { kind: "network" }, retry_after_ms: null };
+  }
+}

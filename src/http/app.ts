@@ -1,0 +1,52 @@
+/** Hono app factory: middleware, error envelope and route groups. */
+import { Hono } from "hono";
+import { AppError } from "../lib/errors";
+import { newRequestId } from "../lib/ids";
+import { requireAdmin } from "./auth";
+import { bindingRoutes } from "./routes/bindings";
+import { dispatchRoutes } from "./routes/dispatches";
+import { dlqRoutes } from "./routes/dlq";
+import { eventRoutes } from "./routes/events";
+import { healthRoutes } from "./routes/health";
+import { hookRoutes } from "./routes/hooks";
+import { recordRoutes } from "./routes/records";
+import { sourceRoutes } from "./routes/sources";
+
+export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use("*", async (c, next) => {
+    c.set("requestId", c.req.header("x-request-id") ?? newRequestId());
+    await next();
+    c.header("x-request-id", c.get("requestId"));
+  });
+  app.onError((error, c) => {
+    if (error instanceof AppError) {
+      for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+      return c.json(error.toBody(), error.status as 400);
+    }
+    const requestId = c.get("requestId") ?? "unknown";
+    console.error(
+      JSON.stringify({
+        msg: "unhandled error",
+        request_id: requestId,
+        error: String(error),
+        stack: (error as Error).stack,
+      }),
+    );
+    return c.json({ error: { code: "internal", message: `internal error (request ${requestId})` } }, 500);
+  });
+  app.notFound((c) => c.json(new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`).toBody(), 404));
+
+  app.route("/", healthRoutes());
+  app.route("/hooks", hookRoutes());
+  app.use("/v1/*", requireAdmin());
+  app.route("/v1/sources", sourceRoutes());
+  app.route("/v1/events", eventRoutes());
+  app.route("/v1", bindingRoutes());
+  app.route("/v1/dispatches", dispatchRoutes());
+  app.route("/v1/dlq", dlqRoutes());
+  app.route("/v1/records", recordRoutes());
+  return app;
+}

@@ -1,0 +1,82 @@
+/** `/v1/sources`: named intake endpoints. Secrets are write-only. */
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  DEFAULT_DEDUPE_WINDOW_S,
+  defaultProviderFor,
+  sourceInputSchema,
+  sourceNameRegex,
+} from "../../contracts/sources";
+import { sources } from "../../db/schema";
+import { getSource, listSources, sourceView } from "../../db/sources-repo";
+import { DEFAULT_TOLERANCE_S } from "../../intake/signatures";
+import { AppError, notFound } from "../../lib/errors";
+import { iso } from "../../lib/time";
+import type { AppEnv } from "../app";
+import { decodeCursor, limitSchema, page } from "../pagination";
+import { parseQuery, parseWith, readJson } from "../validate";
+
+const nameSchema = z.string().regex(sourceNameRegex, "source name must match [a-z0-9][a-z0-9_-]{0,63}");
+
+export function sourceRoutes() {
+  const app = new Hono<AppEnv>();
+  const base = (url: string) => new URL(url).origin;
+
+  app.get("/", async (c) => {
+    const q = parseQuery(c, z.object({ limit: limitSchema, cursor: z.string().optional() }));
+    const after = decodeCursor(q.cursor, 1)?.[0];
+    const rows = await listSources(c.env.DB, typeof after === "string" ? after : null, q.limit);
+    const result = page(rows, q.limit, (r) => [r.name]);
+    return c.json({ items: result.items.map((r) => sourceView(r, base(c.req.url))), next_cursor: result.next_cursor });
+  });
+
+  app.get("/:name", async (c) => {
+    const name = parseWith(nameSchema, c.req.param("name"), "source name");
+    const row = await getSource(c.env.DB, name);
+    if (!row) throw notFound(`source '${name}'`);
+    return c.json(sourceView(row, base(c.req.url)));
+  });
+
+  app.put("/:name", async (c) => {
+    const name = parseWith(nameSchema, c.req.param("name"), "source name");
+    const input = await readJson(c, sourceInputSchema);
+    const now = iso(Date.now());
+    const secrets = [...(input.verify.secret ? [input.verify.secret] : []), ...(input.verify.secrets ?? [])];
+    const values = {
+      name,
+      provider: input.provider ?? defaultProviderFor(input.verify.style),
+      style: input.verify.style,
+      secrets: JSON.stringify(secrets),
+      toleranceS: input.verify.tolerance_s ?? DEFAULT_TOLERANCE_S[input.verify.style],
+      header: input.verify.header?.toLowerCase() ?? null,
+      tenantId: input.tenant_id ?? null,
+      dedupeWindowS: input.dedupe?.window_s ?? DEFAULT_DEDUPE_WINDOW_S,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const existing = await getSource(c.env.DB, name);
+    const db = drizzle(c.env.DB);
+    if (existing) {
+      const { createdAt: _created, ...update } = values;
+      await db.update(sources).set(update).where(eq(sources.name, name));
+    } else {
+      await db.insert(sources).values(values).onConflictDoUpdate({ target: sources.name, set: values });
+    }
+    const row = await getSource(c.env.DB, name);
+    if (!row) throw new AppError("internal", "source vanished after write");
+    return c.json(sourceView(row, base(c.req.url)), existing ? 200 : 201);
+  });
+
+  app.delete("/:name", async (c) => {
+    const name = parseWith(nameSchema, c.req.param("name"), "source name");
+    const deleted = await drizzle(c.env.DB)
+      .delete(sources)
+      .where(eq(sources.name, name))
+      .returning({ name: sources.name });
+    if (deleted.length === 0) throw notFound(`source '${name}'`);
+    return c.body(null, 204);
+  });
+  return app;
+}

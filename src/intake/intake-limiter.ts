@@ -1,0 +1,103 @@
+/**
+ * Intake backpressure (SPEC 4.5). Exact buckets live in one IntakeLimiter Durable Object; each
+ * isolate leases small chunks of tokens from it and spends them locally, so the common path makes
+ * one DO call per chunk instead of one per request. Leased tokens expire after LEASE_MS, which
+ * bounds how far a burst can overshoot the configured rate.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { AppError } from "../lib/errors";
+import { type Bucket, type BucketConfig, refill, retryAfterSeconds, takeFrom } from "./token-bucket";
+
+const CHUNK = 16;
+const LEASE_MS = 1_000;
+
+interface LimiterConfig {
+  global: BucketConfig;
+  source: BucketConfig;
+}
+
+function configFrom(env: Env): LimiterConfig {
+  const num = (value: string | undefined, fallback: number) => {
+    const n = Number(value);
+    return Number.isFinite(n) && n > 0 ? n : fallback;
+  };
+  const refillPerSec = num(env.INTAKE_REFILL_PER_SEC, 1024);
+  return {
+    global: { capacity: num(env.INTAKE_GLOBAL_CAPACITY, 4096), refillPerSec },
+    source: { capacity: num(env.INTAKE_SOURCE_CAPACITY, 1024), refillPerSec },
+  };
+}
+
+export class IntakeLimiter extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL)",
+    );
+  }
+
+  private load(key: string, config: BucketConfig, now: number): Bucket {
+    const row = this.ctx.storage.sql
+      .exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM buckets WHERE key = ?", key)
+      .toArray()[0];
+    return refill(row ? { tokens: row.tokens, updatedAt: row.updated_at } : null, config, now);
+  }
+
+  private save(key: string, bucket: Bucket): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO buckets (key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+      key,
+      bucket.tokens,
+      bucket.updatedAt,
+    );
+  }
+
+  /** Grants up to `want` tokens from the global and the source bucket together. */
+  async acquire(source: string, want: number): Promise<{ granted: number; retry_after_s: number }> {
+    const config = configFrom(this.env);
+    const now = Date.now();
+    const global = this.load("_global", config.global, now);
+    const perSource = this.load(`source:${source}`, config.source, now);
+    const taken = takeFrom([global, perSource], want);
+    const [g, s] = taken.buckets as [Bucket, Bucket];
+    this.save("_global", g);
+    this.save(`source:${source}`, s);
+    const retry = Math.max(retryAfterSeconds(g, config.global), retryAfterSeconds(s, config.source));
+    return { granted: taken.granted, retry_after_s: retry };
+  }
+
+  /** Operator/test hook: set a bucket's level. */
+  async setTokens(key: string, tokens: number): Promise<void> {
+    this.save(key, { tokens, updatedAt: Date.now() });
+  }
+}
+
+const leases = new Map<string, { tokens: number; expiresAt: number }>();
+
+/** Drops this isolate's leased tokens (tests use it to observe the DO buckets directly). */
+export function clearIntakeLeases(): void {
+  leases.clear();
+}
+
+/** Spends one intake token for `source` or throws 503 with Retry-After. */
+export async function takeIntakeToken(env: Env, source: string): Promise<void> {
+  const now = Date.now();
+  const lease = leases.get(source);
+  if (lease && lease.expiresAt > now && lease.tokens > 0) {
+    lease.tokens -= 1;
+    return;
+  }
+  const stub = env.INTAKE_LIMITER.getByName("global");
+  const { granted, retry_after_s } = await stub.acquire(source, CHUNK);
+  if (granted <= 0) {
+    throw new AppError(
+      "backpressure",
+      "intake is over its rate limit; retry later",
+      { retry_after_s },
+      {
+        "retry-after": String(retry_after_s),
+      },
+    );
+  }
+  leases.set(source, { tokens: granted - 1, expiresAt: now + LEASE_MS });
+}

@@ -1,0 +1,37 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.jsonc" },
+        miniflare: {
+          bindings: {
+            ADMIN_TOKEN: "test-admin-token",
+            ALLOW_PRIVATE_TARGETS: "true",
+            TEST_MIGRATIONS: migrations,
+          },
+          serviceBindings: { ECHO: "aux-echo" },
+          workers: [
+            {
+              name: "aux-echo",
+              modules: true,
+              scriptPath: "./test/support/aux-echo-worker.js",
+              compatibilityDate: "2026-08-01",
+            },
+          ],
+        },
+      }),
+    ],
+    test: {
+      globalSetup: ["./test/support/global-setup.ts"],
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      include: ["test/**/*.test.ts"],
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
