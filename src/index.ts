@@ -9,7 +9,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (batch.queue.startsWith("switchyard-inbox")) return consumeInbox(batch, env, systemClock);
     if (batch.queue.startsWith("switchyard-dispatch")) return consumeDispatch(batch, env, systemClock);
     throw new Error(`no consumer for queue ${batch.queue}`);

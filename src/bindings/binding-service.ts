@@ -95,7 +95,7 @@ export async function drainBinding(env: Env, id: string, now: number): Promise<B
   const active = (await listVersions(env.DB, id)).filter((v) => v.state === "active");
   if (active.length === 0) return [];
   const drained = active.map((v) => ({ ...v, state: "draining" as const, updatedAt: at }));
-  const items = drained.flatMap((v) => [
+  const items: BatchItem<"sqlite">[] = drained.flatMap((v) => [
     db
       .update(bindingVersions)
       .set({ state: "draining", updatedAt: at })

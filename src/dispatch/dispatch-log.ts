@@ -28,7 +28,8 @@ export interface DispatchIdentity {
   target_uri: string;
 }
 
-type Item = BatchItem<"sqlite">;
+/** A drizzle statement the BindingGate can serialise into its D1 outbox. */
+export type Item = BatchItem<"sqlite"> & { toSQL(): { sql: string; params: unknown[] } };
 
 export function outcomeOf(
   d: DispatchIdentity,

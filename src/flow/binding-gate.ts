@@ -8,10 +8,11 @@ import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import type { BindingSpec } from "../contracts/binding-spec";
 import { type DispatchStatus, type HandlerResult, isTerminal } from "../contracts/dispatch";
+import { parseHandlerUri } from "../contracts/handler-uri";
 import type { DispatchMessage } from "../contracts/messages";
 import { terminateIfDrained } from "../db/bindings-repo";
 import { decideAfterAttempt } from "../dispatch/attempt-decision";
-import { type DispatchIdentity, DispatchLog } from "../dispatch/dispatch-log";
+import { type DispatchIdentity, DispatchLog, type Item } from "../dispatch/dispatch-log";
 import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import type { AttemptContext } from "../handlers/envelope";
 
@@ -52,12 +53,16 @@ type GateRow = {
   max_attempts: number;
 };
 
-type TimerKind = "attempt" | "lease" | "retention";
+type TimerKind = "attempt" | "lease" | "retention" | "flush";
 
 /** Extra time past the handler timeout before an unreported attempt is declared lost. */
 const LEASE_GRACE_MS = 30_000;
 /** An attempt message not confirmed sent is re-sent after this long. */
 const SEND_RETRY_MS = 5_000;
+/** A sent attempt nobody claimed (message lost) is re-sent after this long. */
+const UNCLAIMED_ATTEMPT_MS = 5 * 60_000;
+/** Safety net for D1 writes queued but not yet flushed (eviction, D1 errors). */
+const FLUSH_RETRY_MS = 2_000;
 const RETENTION_MS = 7 * 86_400_000;
 
 export class BindingGate extends DurableObject<Env> {
@@ -95,6 +100,10 @@ export class BindingGate extends DurableObject<Env> {
         UNIQUE(kind, dispatch_id, attempt)
       );
       CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
+      CREATE TABLE IF NOT EXISTS d1_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        stmt TEXT NOT NULL
+      );
     `);
   }
 
@@ -148,12 +157,63 @@ export class BindingGate extends DurableObject<Env> {
     );
   }
 
+  // ---- D1 outbox ---------------------------------------------------------------------------
+  // Transitions are decided and stored synchronously in DO SQLite (no interleaving between a check
+  // and its write); the D1 mirror statements are queued here in order and flushed in batches.
+
+  private enqueue(items: Item[]): void {
+    for (const item of items) {
+      const q = item.toSQL();
+      this.sql.exec("INSERT INTO d1_outbox (stmt) VALUES (?)", JSON.stringify({ sql: q.sql, params: q.params }));
+    }
+    this.setTimer("flush", "_", 0, Date.now() + FLUSH_RETRY_MS, false);
+  }
+
+  private flushing: Promise<void> | null = null;
+
+  /** Starts a flush unless one is running; the flush timer covers eviction or a failed flush. */
+  private startFlush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.flush().finally(() => {
+        this.flushing = null;
+      });
+    }
+    this.ctx.waitUntil(this.flushing);
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    for (;;) {
+      const rows = this.sql
+        .exec<{ seq: number; stmt: string }>("SELECT seq, stmt FROM d1_outbox ORDER BY seq LIMIT 64")
+        .toArray();
+      if (rows.length === 0) break;
+      const statements = rows.map((r) => {
+        const { sql, params } = JSON.parse(r.stmt) as { sql: string; params: unknown[] };
+        return this.env.DB.prepare(sql).bind(...params);
+      });
+      await this.env.DB.batch(statements);
+      this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", rows.at(-1)?.seq ?? 0);
+    }
+    this.clearTimer("flush", "_", 0);
+    if (this.meta("draining") === "1" && this.liveCount() === 0) {
+      await terminateIfDrained(this.env.DB, this.meta("binding_key") ?? "", Date.now());
+    }
+  }
+
+  /** Waits until every queued D1 write has landed (tests and the sweep use it). */
+  async flushNow(): Promise<{ pending: number }> {
+    await this.startFlush().catch(() => {});
+    const pending = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM d1_outbox").toArray()[0]?.n ?? 0;
+    return { pending };
+  }
+
   // ---- timers (one alarm serves them all) --------------------------------------------------
 
-  private setTimer(kind: TimerKind, dispatchId: string, attempt: number, dueAt: number): void {
+  private setTimer(kind: TimerKind, dispatchId: string, attempt: number, dueAt: number, replace = true): void {
     this.sql.exec(
       `INSERT INTO timers (due_at, kind, dispatch_id, attempt) VALUES (?, ?, ?, ?)
-       ON CONFLICT(kind, dispatch_id, attempt) DO UPDATE SET due_at = excluded.due_at`,
+       ON CONFLICT(kind, dispatch_id, attempt) DO ${replace ? "UPDATE SET due_at = excluded.due_at" : "NOTHING"}`,
       dueAt,
       kind,
       dispatchId,
@@ -175,6 +235,14 @@ export class BindingGate extends DurableObject<Env> {
     if (current === null || current > next || current < Date.now() - 60_000) await this.ctx.storage.setAlarm(next);
   }
 
+  /** Ends every RPC: flush D1 writes in the background and keep the alarm on the next timer. */
+  private async settle(): Promise<void> {
+    void this.startFlush().catch((error) => {
+      console.error(JSON.stringify({ msg: "d1 flush failed", error: String(error) }));
+    });
+    await this.armAlarm();
+  }
+
   override async alarm(): Promise<void> {
     const now = Date.now();
     const due = this.sql
@@ -187,7 +255,7 @@ export class BindingGate extends DurableObject<Env> {
       try {
         await this.fireTimer(timer.kind, timer.dispatch_id, timer.attempt, now);
       } catch (error) {
-        // Leave the row in place, pushed back, so the next alarm retries it.
+        // Leave the row in place, pushed back, so a later alarm retries it.
         console.error(
           JSON.stringify({
             msg: "timer failed",
@@ -196,19 +264,25 @@ export class BindingGate extends DurableObject<Env> {
             error: String(error),
           }),
         );
-        this.sql.exec("UPDATE timers SET due_at = ? WHERE id = ?", now + SEND_RETRY_MS, timer.id);
+        this.sql.exec("UPDATE timers SET due_at = ? WHERE id = ?", now + FLUSH_RETRY_MS, timer.id);
       }
     }
-    await this.armAlarm();
+    await this.settle();
   }
 
   private async fireTimer(kind: TimerKind, dispatchId: string, attempt: number, now: number): Promise<void> {
+    if (kind === "flush") {
+      // Push the guard forward first: if this flush fails the timer fires again.
+      this.setTimer("flush", "_", 0, now + FLUSH_RETRY_MS);
+      await this.startFlush();
+      return;
+    }
     if (kind === "retention") {
+      this.clearTimer(kind, dispatchId, attempt);
       this.sql.exec(
         "DELETE FROM gate_dispatches WHERE terminal_at IS NOT NULL AND terminal_at < ?",
         now - RETENTION_MS,
       );
-      this.clearTimer(kind, dispatchId, attempt);
       if (this.sql.exec("SELECT 1 FROM gate_dispatches WHERE terminal_at IS NOT NULL LIMIT 1").toArray().length > 0) {
         this.setTimer("retention", "_", 0, now + 86_400_000);
       }
@@ -228,7 +302,7 @@ export class BindingGate extends DurableObject<Env> {
     if (kind === "lease") {
       this.clearTimer(kind, dispatchId, attempt);
       if (row.attempt_running === 1 && row.attempt === attempt) {
-        await this.finishAttempt(
+        this.finishAttempt(
           row,
           attempt,
           {
@@ -243,7 +317,7 @@ export class BindingGate extends DurableObject<Env> {
     }
   }
 
-  /** Sends attempt `attempt` to the dispatch queue; the timer row stays as a resend guard until then. */
+  /** Hands attempt `attempt` to the dispatch queue; the timer row guards the send until it succeeds. */
   private async sendAttempt(row: GateRow, attempt: number, now: number): Promise<void> {
     this.setTimer("attempt", row.dispatch_id, attempt, now + SEND_RETRY_MS);
     const message: DispatchMessage = {
@@ -253,7 +327,12 @@ export class BindingGate extends DurableObject<Env> {
       attempt,
     };
     await this.env.DISPATCH_QUEUE.send(message, { contentType: "json" });
-    this.clearTimer("attempt", row.dispatch_id, attempt);
+    // Only clear the guard if nothing moved on meanwhile (a begin already cleared it).
+    const current = this.row(row.dispatch_id);
+    if (current && current.attempt === attempt - 1 && current.attempt_running === 0) {
+      this.clearTimer("attempt", row.dispatch_id, attempt);
+      this.setTimer("attempt", row.dispatch_id, attempt, Date.now() + UNCLAIMED_ATTEMPT_MS);
+    }
   }
 
   // ---- RPC --------------------------------------------------------------------------------
@@ -264,7 +343,7 @@ export class BindingGate extends DurableObject<Env> {
    */
   async admit(req: AdmitRequest): Promise<{ status: DispatchStatus; created: boolean }> {
     const existing = this.row(req.dispatch_id);
-    if (existing) return { status: existing.status, created: false };
+    if (existing && existing.status !== "pending") return { status: existing.status, created: false };
     if (!this.meta("spec")) {
       this.setMeta("spec", JSON.stringify(req.spec));
       this.setMeta("binding_key", req.binding_key);
@@ -275,7 +354,7 @@ export class BindingGate extends DurableObject<Env> {
     }
     const now = Date.now();
     const maxAttempts = req.max_attempts ?? effectiveMaxAttempts(req.spec.retry.max_attempts);
-    const row: GateRow = {
+    const row: GateRow = existing ?? {
       dispatch_id: req.dispatch_id,
       event_id: req.event_id,
       trace_id: req.trace_id,
@@ -287,42 +366,46 @@ export class BindingGate extends DurableObject<Env> {
       attempt_started_at: null,
       max_attempts: maxAttempts,
     };
-    const identity = this.identity(row);
-    await this.batch(this.log.created(identity, now));
-    this.sql.exec(
-      `INSERT INTO gate_dispatches (dispatch_id, event_id, trace_id, tenant_id, replay_of_event_id, status, attempt,
-         attempt_running, max_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
-      row.dispatch_id,
-      row.event_id,
-      row.trace_id,
-      row.tenant_id,
-      row.replay_of_event_id,
-      maxAttempts,
-      now,
-      now,
-    );
-    const status = await this.runStages(row, now);
-    await this.armAlarm();
-    return { status, created: true };
+    if (!existing) {
+      this.sql.exec(
+        `INSERT INTO gate_dispatches (dispatch_id, event_id, trace_id, tenant_id, replay_of_event_id, status, attempt,
+           attempt_running, max_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
+        row.dispatch_id,
+        row.event_id,
+        row.trace_id,
+        row.tenant_id,
+        row.replay_of_event_id,
+        maxAttempts,
+        now,
+        now,
+      );
+      this.enqueue(this.log.created(this.identity(row), now));
+    }
+    const status = this.runStages(row, now);
+    if (status === "admitted") await this.sendAttempt(row, 1, now);
+    await this.settle();
+    return { status, created: !existing };
   }
 
-  /** The stages of SPEC 6 steps 2–5. Later stages (predicate, autonomy, flow control) plug in here. */
-  private async runStages(row: GateRow, now: number): Promise<DispatchStatus> {
+  /**
+   * The stages of SPEC 6 steps 2–5, synchronous on DO storage. Later stages (predicate, autonomy,
+   * flow control) plug in here and return the status they leave the dispatch in.
+   */
+  private runStages(row: GateRow, now: number): DispatchStatus {
     const identity = this.identity(row);
     if (this.meta("paused") === "1") {
-      await this.batch(this.log.status(identity, "held", now, { held: true, reason: "binding paused" }));
+      this.enqueue(this.log.status(identity, "held", now, { held: true, reason: "binding paused" }));
       this.update(row.dispatch_id, { status: "held" }, now);
       return "held";
     }
-    await this.batch(this.log.status(identity, "admitted", now));
+    this.enqueue(this.log.status(identity, "admitted", now));
     this.update(row.dispatch_id, { status: "admitted" }, now);
-    await this.sendAttempt({ ...row, status: "admitted" }, 1, now);
     return "admitted";
   }
 
   /**
-   * Claims attempt `attempt` for the caller. Only the first claim of a (dispatch, attempt) proceeds,
-   * so a redelivered queue message never invokes the handler twice.
+   * Claims attempt `attempt` for the caller. The claim is a synchronous storage write, so only the
+   * first claim of a (dispatch, attempt) proceeds: a redelivered message never calls the handler twice.
    */
   async beginAttempt(dispatchId: string, attempt: number): Promise<BeginAttempt> {
     const row = this.row(dispatchId);
@@ -334,11 +417,11 @@ export class BindingGate extends DurableObject<Env> {
     }
     const now = Date.now();
     const spec = this.spec();
-    await this.batch(this.log.started(this.identity(row), attempt, now));
     this.update(dispatchId, { status: "running", attempt, attempt_running: 1, attempt_started_at: now }, now);
     this.clearTimer("attempt", dispatchId, attempt);
     this.setTimer("lease", dispatchId, attempt, now + spec.timeout_ms + LEASE_GRACE_MS);
-    await this.armAlarm();
+    this.enqueue(this.log.started(this.identity(row), attempt, now));
+    await this.settle();
     return {
       proceed: true,
       started_at: now,
@@ -368,21 +451,21 @@ export class BindingGate extends DurableObject<Env> {
     const row = this.row(dispatchId);
     if (!row) return { status: "failed" };
     if (row.attempt !== attempt || row.attempt_running !== 1) return { status: row.status };
-    const status = await this.finishAttempt(row, attempt, result, timing);
-    await this.armAlarm();
+    const status = this.finishAttempt(row, attempt, result, timing);
+    await this.settle();
     return { status };
   }
 
-  private async finishAttempt(
+  private finishAttempt(
     row: GateRow,
     attempt: number,
     result: HandlerResult,
     timing: { started_at: number; completed_at: number },
-  ): Promise<DispatchStatus> {
+  ): DispatchStatus {
     const spec = this.spec();
     const decision = decideAfterAttempt({ attempt, maxAttempts: row.max_attempts, policy: spec.retry.policy, result });
     const now = timing.completed_at;
-    await this.batch(this.log.finished(this.identity(row), attempt, result, decision, timing));
+    this.enqueue(this.log.finished(this.identity(row), attempt, result, decision, timing));
     this.clearTimer("lease", row.dispatch_id, attempt);
     if (decision.kind === "retry") {
       this.update(row.dispatch_id, { status: "retry_scheduled", attempt_running: 0 }, now);
@@ -391,15 +474,8 @@ export class BindingGate extends DurableObject<Env> {
     }
     const status: DispatchStatus = decision.kind;
     this.update(row.dispatch_id, { status, attempt_running: 0, terminal_at: now }, now);
-    await this.afterTerminal(now);
+    this.setTimer("retention", "_", 0, now + 86_400_000, false);
     return status;
-  }
-
-  private async afterTerminal(now: number): Promise<void> {
-    this.setTimer("retention", "_", 0, now + 86_400_000);
-    if (this.meta("draining") === "1" && this.liveCount() === 0) {
-      await terminateIfDrained(this.env.DB, this.meta("binding_key") ?? "", now);
-    }
   }
 
   private liveCount(): number {
@@ -420,16 +496,19 @@ export class BindingGate extends DurableObject<Env> {
       .exec<GateRow>("SELECT * FROM gate_dispatches WHERE status = 'held' ORDER BY created_at, dispatch_id")
       .toArray();
     const now = Date.now();
-    for (const row of held) await this.runStages(row, now);
-    await this.armAlarm();
+    for (const row of held) {
+      if (this.runStages(row, now) === "admitted") await this.sendAttempt(row, 1, now);
+    }
+    await this.settle();
     return { released: held.length };
   }
 
-  /** Marks this version draining; it terminates once no dispatch is live (now or at the last terminal). */
+  /** Marks this version draining; it terminates once no dispatch is live (checked after each flush). */
   async drain(bindingKey: string): Promise<{ live: number }> {
     this.setMeta("draining", "1");
+    if (!this.meta("binding_key")) this.setMeta("binding_key", bindingKey);
     const live = this.liveCount();
-    if (live === 0) await terminateIfDrained(this.env.DB, bindingKey, Date.now());
+    await this.startFlush().catch(() => {});
     return { live };
   }
 
@@ -439,11 +518,11 @@ export class BindingGate extends DurableObject<Env> {
     if (!row) return { status: null };
     if ((row.status === "admitted" || row.status === "retry_scheduled") && row.attempt_running === 0) {
       const pending = this.sql
-        .exec("SELECT 1 FROM timers WHERE kind = 'attempt' AND dispatch_id = ?", dispatchId)
+        .exec("SELECT 1 FROM timers WHERE kind = 'attempt' AND dispatch_id = ? AND due_at > ?", dispatchId, Date.now())
         .toArray();
       if (pending.length === 0) await this.sendAttempt(row, row.attempt + 1, Date.now());
     }
-    await this.armAlarm();
+    await this.settle();
     return { status: row.status };
   }
 
@@ -458,15 +537,9 @@ export class BindingGate extends DurableObject<Env> {
       paused: this.meta("paused") === "1",
     };
   }
-
-  private async batch(items: ReturnType<DispatchLog["created"]>): Promise<void> {
-    if (items.length === 0) return;
-    const db = drizzle(this.env.DB);
-    await db.batch(items as [(typeof items)[number], ...(typeof items)[number][]]);
-  }
 }
 
 export function handlerKindOf(uri: string): string {
-  const scheme = uri.slice(0, Math.max(0, uri.indexOf("://"))).toLowerCase();
-  return scheme === "http" ? "https" : scheme;
+  const parsed = parseHandlerUri(uri);
+  return parsed.ok ? parsed.value.kind : "unknown";
 }

@@ -2,7 +2,6 @@
  * The append-only `records` log (SPEC 14). Every write carries a `record_key` unique per logical
  * record, so a step replayed after a redelivered message or a retried RPC never duplicates it.
  */
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { records } from "../db/schema";
 
@@ -37,7 +36,7 @@ export function scopedTopic(topic: string, tenantId: string | null): string {
   return tenantId ? `tenant.${tenantId}.${topic}` : topic;
 }
 
-export function insertRecord(db: Db, input: RecordInput): BatchItem<"sqlite"> {
+export function insertRecord(db: Db, input: RecordInput) {
   return db
     .insert(records)
     .values({
