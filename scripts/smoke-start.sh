@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Starts `npm start` on a spare port, waits for /healthz, then stops it. Proves the local stack boots.
+# Boots `npm start` and the demo handler on spare ports with fresh state, waits for /healthz, runs
+# the README walkthrough against them, then stops both. Proves the two-command start works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${SMOKE_PORT:-8799}"
+hport="${SMOKE_HANDLER_PORT:-9099}"
 state="$(mktemp -d)"
 log="$(mktemp)"
-PORT="$port" SWITCHYARD_STATE_DIR="$state" npm start >"$log" 2>&1 &
+had_vars=0; [ -f .dev.vars ] && had_vars=1
+PORT="$port" SWITCHYARD_STATE_DIR="$state" setsid npm start >"$log" 2>&1 &
 pid=$!
-cleanup() { kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; pkill -f "wrangler.*--port $port" 2>/dev/null || true; rm -rf "$state"; }
+HANDLER_PORT="$hport" setsid npm run handler >/dev/null 2>&1 &
+hpid=$!
+cleanup() {
+  kill -- -"$pid" -"$hpid" 2>/dev/null || true
+  rm -rf "$state"
+  [ "$had_vars" = 1 ] || rm -f .dev.vars
+}
 trap cleanup EXIT
-for _ in $(seq 1 90); do
+for _ in $(seq 1 120); do
   if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
     echo "smoke: npm start serves /healthz on 127.0.0.1:$port"
+    SY="http://127.0.0.1:$port" HANDLER="http://127.0.0.1:$hport" bash scripts/walkthrough.sh >"$log.walk" 2>&1 || {
+      cat "$log.walk" >&2; echo "--- server log" >&2; tail -50 "$log" >&2; exit 1; }
+    tail -1 "$log.walk"
     exit 0
   fi
   sleep 1
