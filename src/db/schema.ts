@@ -74,6 +74,7 @@ export const events = sqliteTable(
     index("events_received_at").on(t.receivedAt),
     index("events_trace_id").on(t.traceId),
     index("events_routed_at").on(t.routedAt),
+    index("events_source_id").on(t.source, t.id),
   ],
 );
 
@@ -111,6 +112,8 @@ export const dispatches = sqliteTable(
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
     terminalAt: text("terminal_at"),
+    /** When the next attempt is due (retry_scheduled); the sweep only re-arms dispatches past it. */
+    nextAttemptAt: text("next_attempt_at"),
   },
   (t) => [
     index("dispatches_event_id").on(t.eventId),

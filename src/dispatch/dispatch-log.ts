@@ -145,7 +145,7 @@ export class DispatchLog {
     };
     const nodeId = graphIds.dispatch(d, attempt);
     return [
-      this.setStatus(d, { status: "running", attemptCount: attempt }, at),
+      this.setStatus(d, { status: "running", attemptCount: attempt, nextAttemptAt: null }, at),
       this.db
         .insert(attempts)
         .values({ dispatchId: d.dispatch_id, attempt, startedAt: at, outcome: "running" })
@@ -261,7 +261,15 @@ export class DispatchLog {
         const retry = { attempt: decision.nextAttempt, delay_ms: decision.delayMs, error: decision.error };
         const retryNode = graphIds.retry(d, decision.nextAttempt);
         items.push(
-          this.setStatus(d, { status: "retry_scheduled", error: decision.error }, at),
+          this.setStatus(
+            d,
+            {
+              status: "retry_scheduled",
+              error: decision.error,
+              nextAttemptAt: iso(timing.completed_at + decision.delayMs),
+            },
+            at,
+          ),
           this.rec(d, `${attempt}:DispatchFailed`, TOPICS.lifecycle, "DispatchFailed", failed, at),
           this.rec(d, `${attempt}:dispatch_failed`, TOPICS.outbox, "dispatch_failed", failed, at),
           this.rec(d, `${decision.nextAttempt}:RetryScheduled`, TOPICS.lifecycle, "RetryScheduled", retry, at),

@@ -3,7 +3,7 @@
  * message was lost, re-arms dispatches whose attempt message was lost, finishes drained binding
  * versions, and applies retention to records and expired dedupe claims.
  */
-import { and, eq, inArray, isNull, lt } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { terminateIfDrained } from "../db/bindings-repo";
 import { bindingVersions, dedupeClaims, dispatches, events, records } from "../db/schema";
@@ -31,7 +31,13 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
   const quiet = await db
     .select({ dispatchId: dispatches.dispatchId, bindingKey: dispatches.bindingKey })
     .from(dispatches)
-    .where(and(inArray(dispatches.status, ["admitted", "retry_scheduled"]), lt(dispatches.updatedAt, stalledBefore)))
+    .where(
+      and(
+        inArray(dispatches.status, ["admitted", "retry_scheduled"]),
+        lt(dispatches.updatedAt, stalledBefore),
+        or(isNull(dispatches.nextAttemptAt), lt(dispatches.nextAttemptAt, stalledBefore)),
+      ),
+    )
     .limit(500);
   await Promise.all(quiet.map((d) => env.BINDING_GATE.getByName(d.bindingKey).rearm(d.dispatchId)));
 
