@@ -26,13 +26,45 @@ export const triggerEventSchema = z.object({
 });
 export type TriggerEvent = z.infer<typeof triggerEventSchema>;
 
+/**
+ * Deepest object/array nesting accepted in an event payload. serde_json (the reference) stops at 128, and
+ * deeper values would overflow recursive walkers (zod, structured clone) into a 500.
+ */
+export const MAX_PAYLOAD_DEPTH = 128;
+
+/** True when `value` nests objects/arrays more than `max` levels deep. Iterative: safe at any depth. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== "object" || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** Any JSON value, depth-checked before zod's recursive JSON schema walks it. */
+const payloadSchema = z
+  .unknown()
+  .check((ctx) => {
+    if (nestsDeeperThan(ctx.value, MAX_PAYLOAD_DEPTH)) {
+      ctx.issues.push({
+        code: "custom",
+        message: `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+        input: ctx.value,
+      });
+    }
+  })
+  .pipe(z.json());
+
 const traceIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "trace_id must be 1–128 of [A-Za-z0-9._:-]");
 
 /** One event of `POST /v1/events`. */
 export const publishEventSchema = z.strictObject({
   provider: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "provider must match [a-z0-9][a-z0-9_-]{0,63}"),
   kind: z.string().min(1, "kind cannot be empty").max(256),
-  payload: z.json(),
+  payload: payloadSchema,
   headers: z.record(z.string().max(256), z.string().max(8192)).optional(),
   dedupe_key: z.string().min(1).max(512).optional(),
   tenant_id: z.string().regex(tenantIdRegex, "tenant_id must match [A-Za-z0-9_-]{1,64}").nullable().optional(),

@@ -7,6 +7,12 @@ const secretSchema = z.string().min(1, "secret cannot be empty").max(1024);
 export const sourceNameRegex = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const tenantIdRegex = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** `whsec_<base64>` (the prefix is optional, as in the Standard Webhooks libraries). */
+function isStandardSecret(secret: string): boolean {
+  const b64 = secret.startsWith("whsec_") ? secret.slice(6) : secret;
+  return b64.length > 0 && b64.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64);
+}
+
 /** `PUT /v1/sources/:name` body. */
 export const sourceInputSchema = z
   .strictObject({
@@ -44,6 +50,16 @@ export const sourceInputSchema = z
         path: ["verify"],
         message: `verify.secret or verify.secrets is required for style '${value.verify.style}'`,
       });
+    }
+    if (value.verify.style === "standard") {
+      // The HMAC key is the base64 after `whsec_`; anything else could never verify a delivery.
+      const check = (secret: string, path: (string | number)[]) => {
+        if (!isStandardSecret(secret)) {
+          ctx.addIssue({ code: "custom", path, message: "a 'standard' secret must be whsec_ followed by base64" });
+        }
+      };
+      if (value.verify.secret) check(value.verify.secret, ["verify", "secret"]);
+      for (const [i, secret] of (value.verify.secrets ?? []).entries()) check(secret, ["verify", "secrets", i]);
     }
     if (value.verify.header && value.verify.style !== "hmac") {
       ctx.addIssue({

@@ -88,7 +88,17 @@ export async function takeIntakeToken(env: Env, source: string): Promise<void> {
     return;
   }
   const stub = env.INTAKE_LIMITER.getByName("global");
-  const { granted, retry_after_s } = await stub.acquire(source, CHUNK);
+  let grant: { granted: number; retry_after_s: number };
+  try {
+    grant = await stub.acquire(source, CHUNK);
+  } catch (error) {
+    // Without the limiter we cannot tell whether intake is over its rate: ask the sender to retry.
+    console.error(JSON.stringify({ msg: "intake limiter unavailable", error: String(error) }));
+    throw new AppError("unavailable", "intake is temporarily unavailable; retry later", undefined, {
+      "retry-after": "1",
+    });
+  }
+  const { granted, retry_after_s } = grant;
   if (granted <= 0) {
     throw new AppError(
       "backpressure",

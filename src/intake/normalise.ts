@@ -175,13 +175,15 @@ function keepVerbatim(name: string): boolean {
 
 /**
  * Headers as stored on the event (SPEC 4.4): lower-case names; credentials-looking values replaced by
- * `[redacted]`. Signature headers stay so handlers can re-verify against `raw_body`.
+ * `[redacted]`. Signature headers stay so handlers can re-verify against `raw_body`; `keep` names extra
+ * ones (a source's configured signature header).
  */
-export function redactHeaders(headers: Headers): Record<string, string> {
+export function redactHeaders(headers: Headers, keep: readonly string[] = []): Record<string, string> {
+  const extra = new Set(keep.map((name) => name.toLowerCase()));
   const out: Record<string, string> = {};
   for (const [rawName, value] of headers) {
     const name = rawName.toLowerCase();
-    const redact = !keepVerbatim(name) && SENSITIVE_PARTS.some((part) => name.includes(part));
+    const redact = !keepVerbatim(name) && !extra.has(name) && SENSITIVE_PARTS.some((part) => name.includes(part));
     out[name] = redact ? "[redacted]" : value;
   }
   return out;

@@ -56,7 +56,8 @@ async function publishOne(env: Env, input: PublishEvent, idempotencyKey: string 
     {
       event,
       source: null,
-      dedupeScope: `api:${tenant ?? "_"}`,
+      // `api` alone without a tenant: `api:_` would collide with a tenant named "_".
+      dedupeScope: tenant === null ? "api" : `api:${tenant}`,
       dedupeWindowS: API_DEDUPE_WINDOW_S,
       target: input.target ? { binding_id: input.target.binding_id, version: input.target.version ?? null } : null,
       records: [

@@ -2,7 +2,7 @@
 
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
-import type { TriggerEvent } from "../../contracts/events";
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan, type TriggerEvent } from "../../contracts/events";
 import { sourceNameRegex } from "../../contracts/sources";
 import { getSource } from "../../db/sources-repo";
 import { acceptAndEnqueue } from "../../intake/enqueue";
@@ -23,8 +23,11 @@ import { insertRecord, TOPICS } from "../../observability/records";
 import type { AppEnv } from "../app";
 import { readBodyBytes } from "../validate";
 
-/** Styles whose providers always send JSON (Slack may send a form with a JSON `payload`). */
+/** Styles whose providers send JSON (Slack also sends forms: a JSON `payload` field, or slash commands). */
 const JSON_STYLES = new Set<VerifyStyle>(["github", "notion", "linear", "stripe", "standard", "slack"]);
+
+/** Bodies up to this size are also stored verbatim (base64) so handlers can re-verify signatures. */
+export const RAW_BODY_KEEP_BYTES = 512 * 1024;
 
 export function hookRoutes() {
   const app = new Hono<AppEnv>();
@@ -65,16 +68,23 @@ export function hookRoutes() {
       });
     }
 
-    const { payload, json } = parsePayload(rawBody, c.req.header("content-type") ?? null);
-    if (JSON_STYLES.has(style) && !json) {
-      const contentType = c.req.header("content-type") ?? "";
+    const contentType = c.req.header("content-type") ?? "";
+    const { payload, json } = parsePayload(rawBody, contentType || null);
+    // Handshakes come before the JSON check (Slack's ssl_check is a form post) and follow the style too, so a
+    // Slack-signed source under a custom provider name still answers them.
+    const handshake = providerHandshake(style === "slack" ? "slack" : source.provider, payload);
+    if (handshake) return c.json(handshake.body as Record<string, unknown>, handshake.status as 200);
+    // Slack slash commands are plain forms; they are kept as a raw payload (SPEC 3).
+    const slackForm = style === "slack" && /^\s*application\/x-www-form-urlencoded\b/i.test(contentType);
+    if (JSON_STYLES.has(style) && !json && !slackForm) {
       if (rawBody.length > 0 && contentType !== "" && !/json|x-www-form-urlencoded/i.test(contentType)) {
         throw new AppError("unsupported_media_type", `style '${style}' requires a JSON body, got '${contentType}'`);
       }
       throw new AppError("bad_request", `style '${style}' requires a JSON body: the body is not valid JSON`);
     }
-    const handshake = providerHandshake(source.provider, payload);
-    if (handshake) return c.json(handshake.body as Record<string, unknown>, handshake.status as 200);
+    if (nestsDeeperThan(payload, MAX_PAYLOAD_DEPTH)) {
+      throw new AppError("bad_request", `JSON body nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+    }
 
     const eventId = newEventId(now);
     const traceId = c.req.header("x-switchyard-trace-id") ?? newTraceId(now);
@@ -87,9 +97,11 @@ export function hookRoutes() {
       dedupe_key: await deriveDedupeKey(source.provider, style, headers, payload, rawBody),
       trace_id: /^[A-Za-z0-9._:-]{1,128}$/.test(traceId) ? traceId : newTraceId(now),
       tenant_id: source.tenantId,
-      headers: redactHeaders(headers),
+      // A configured hmac header is a signature header: kept so handlers can re-verify (SPEC 4.4).
+      headers: redactHeaders(headers, source.header ? [source.header] : []),
       payload,
-      raw_body: bytesToBase64(rawBody),
+      // D1 rows are capped at 2 MB: very large bodies keep only the parsed payload (raw_body is optional).
+      ...(rawBody.length <= RAW_BODY_KEEP_BYTES ? { raw_body: bytesToBase64(rawBody) } : {}),
       signature_status: { state: verdict.state },
     };
     const outcome = await acceptAndEnqueue(

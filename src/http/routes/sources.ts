@@ -26,8 +26,10 @@ export function sourceRoutes() {
 
   app.get("/", async (c) => {
     const q = parseQuery(c, z.object({ limit: limitSchema, cursor: z.string().optional() }));
-    const after = decodeCursor(q.cursor, 1)?.[0];
-    const rows = await listSources(c.env.DB, typeof after === "string" ? after : null, q.limit);
+    const after = decodeCursor(q.cursor, 1)?.[0] ?? null;
+    if (typeof after === "number")
+      throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
+    const rows = await listSources(c.env.DB, after, q.limit);
     const result = page(rows, q.limit, (r) => [r.name]);
     return c.json({ items: result.items.map((r) => sourceView(r, base(c.req.url))), next_cursor: result.next_cursor });
   });
@@ -56,17 +58,17 @@ export function sourceRoutes() {
       createdAt: now,
       updatedAt: now,
     };
-    const existing = await getSource(c.env.DB, name);
     const db = drizzle(c.env.DB);
-    if (existing) {
+    // Insert-or-nothing decides "created" atomically, so concurrent PUTs of a new name answer one 201.
+    const inserted = await db.insert(sources).values(values).onConflictDoNothing().returning({ name: sources.name });
+    const created = inserted.length > 0;
+    if (!created) {
       const { createdAt: _created, ...update } = values;
       await db.update(sources).set(update).where(eq(sources.name, name));
-    } else {
-      await db.insert(sources).values(values).onConflictDoUpdate({ target: sources.name, set: values });
     }
     const row = await getSource(c.env.DB, name);
-    if (!row) throw new AppError("internal", "source vanished after write");
-    return c.json(sourceView(row, base(c.req.url)), existing ? 200 : 201);
+    if (!row) throw new AppError("conflict", `source '${name}' was deleted while being written; retry`);
+    return c.json(sourceView(row, base(c.req.url)), created ? 201 : 200);
   });
 
   app.delete("/:name", async (c) => {
