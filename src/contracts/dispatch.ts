@@ -29,7 +29,13 @@ export const errorCauseSchema = z.object({
 /** What one handler invocation produced (SPEC 12.1 response mapping). */
 export const handlerResultSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("success"), result: z.unknown(), status_code: z.number().optional() }),
-  z.object({ kind: z.literal("waiting"), message: z.string(), status_code: z.number().optional() }),
+  z.object({
+    kind: z.literal("waiting"),
+    message: z.string(),
+    /** What the dispatch result shows while waiting (e.g. an A2A pending task handle). */
+    result: z.unknown().optional(),
+    status_code: z.number().optional(),
+  }),
   z.object({ kind: z.literal("denied"), error: z.string(), status_code: z.number().optional() }),
   z.object({ kind: z.literal("invalid"), error: z.string() }),
   z.object({

@@ -8,7 +8,7 @@ import { applyRetryAfter, type RetryPolicy, retryDelayMs } from "./retry-policy"
 
 export type AttemptDecision =
   | { kind: "succeeded"; result: unknown }
-  | { kind: "waiting"; result: { waiting: true; message: string } }
+  | { kind: "waiting"; result: unknown }
   | { kind: "failed"; error: string }
   | { kind: "retry"; nextAttempt: number; delayMs: number; error: string }
   | { kind: "dlq"; error: string; errorClass: ErrorClass; reason: "retry_exhausted" };
@@ -25,7 +25,7 @@ export function decideAfterAttempt({ attempt, maxAttempts, policy, result }: Att
     case "success":
       return { kind: "succeeded", result: result.result };
     case "waiting":
-      return { kind: "waiting", result: { waiting: true, message: result.message } };
+      return { kind: "waiting", result: result.result ?? { waiting: true, message: result.message } };
     case "denied":
     case "invalid":
       return { kind: "failed", error: result.error };

@@ -437,6 +437,9 @@ export class BindingGate extends DurableObject<Env> {
         timeout_ms: spec.timeout_ms,
         signing_secret: this.meta("signing_secret") ?? "",
         handler: spec.handler,
+        binding_version: Number(this.meta("binding_version") ?? 0),
+        allow_cleartext: spec.allow_cleartext,
+        dispatch_priority: spec.dispatch_priority,
       },
     };
   }

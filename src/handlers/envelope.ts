@@ -14,6 +14,11 @@ export interface AttemptContext {
   timeout_ms: number;
   signing_secret: string;
   handler: string;
+  binding_version: number;
+  /** a2a:// over http only when the binding allows it (SPEC 12.2). */
+  allow_cleartext: boolean;
+  /** Default priority of worker:// jobs (SPEC 12.3). */
+  dispatch_priority: "high" | "normal" | "low";
 }
 
 export function dispatchEnvelope(ctx: AttemptContext, event: TriggerEvent) {

@@ -2,9 +2,12 @@
 import type { HandlerResult } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
 import { parseHandlerUri } from "../contracts/handler-uri";
+import { invokeA2a } from "./a2a";
 import type { AttemptContext } from "./envelope";
 import { postEnvelope } from "./http-call";
+import { invokePersona } from "./persona";
 import { checkOutboundTarget } from "./ssrf";
+import { enqueueWorkerJob } from "./worker-queue";
 
 export interface HandlerEnv {
   env: Env;
@@ -35,7 +38,11 @@ export async function invokeHandler(h: HandlerEnv, ctx: AttemptContext, event: T
       const url = `https://${target.binding.toLowerCase()}.service${target.path}`;
       return postEnvelope((r) => binding.fetch(r), url, ctx, event, h.now, h.signal);
     }
-    default:
-      return { kind: "invalid", error: `handler kind '${target.kind}' is not available in this deployment` };
+    case "a2a":
+      return invokeA2a(h, ctx, event, target);
+    case "worker":
+      return enqueueWorkerJob(h, ctx, event, target);
+    case "persona":
+      return invokePersona(h, ctx, event, target);
   }
 }

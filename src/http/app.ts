@@ -9,7 +9,9 @@ import { dlqRoutes } from "./routes/dlq";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { hookRoutes } from "./routes/hooks";
+import { queueRoutes } from "./routes/queues";
 import { recordRoutes } from "./routes/records";
+import { replayRoutes } from "./routes/replay";
 import { sourceRoutes } from "./routes/sources";
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
@@ -43,10 +45,12 @@ export function createApp() {
   app.route("/hooks", hookRoutes());
   app.use("/v1/*", requireAdmin());
   app.route("/v1/sources", sourceRoutes());
+  app.route("/v1/events", replayRoutes());
   app.route("/v1/events", eventRoutes());
   app.route("/v1", bindingRoutes());
   app.route("/v1/dispatches", dispatchRoutes());
   app.route("/v1/dlq", dlqRoutes());
   app.route("/v1/records", recordRoutes());
+  app.route("/v1/queues", queueRoutes());
   return app;
 }
