@@ -12,6 +12,7 @@ export default defineConfig(async () => {
           bindings: {
             ADMIN_TOKEN: "test-admin-token",
             ALLOW_PRIVATE_TARGETS: "true",
+            WORKER_PUSH_BINDINGS: JSON.stringify({ "pushed-jobs": "ECHO" }),
             TEST_MIGRATIONS: migrations,
           },
           serviceBindings: { ECHO: "aux-echo" },
