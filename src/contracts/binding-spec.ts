@@ -143,7 +143,14 @@ const autonomySchema = z.strictObject({
 
 export const bindingSpecSchema = z.strictObject({
   provider: sourceNameSchema,
-  events: z.array(z.string().min(1, { error: "event kind cannot be empty" })).default([]),
+  events: z
+    .array(
+      z
+        .string()
+        .min(1, { error: "event kind cannot be empty" })
+        .max(256, { error: "event kind must be at most 256 characters" }),
+    )
+    .default([]),
   when: z
     .union([celExpression, whenClassifierSchema], {
       error: "expected a CEL expression string or {classifier, timeout_ms?, max_cost_usd?, max_tokens?}",

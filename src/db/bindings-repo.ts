@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { CandidateBinding } from "../dispatch/matching";
 import { iso } from "../lib/time";
-import { insertRecord, TOPICS } from "../observability/records";
+import { insertRecord, type RecordInput, scopedTopic, TOPICS } from "../observability/records";
 import type { Db } from "./client";
 import { bindingControls, bindingVersions, dispatches } from "./schema";
 
@@ -36,10 +36,27 @@ export async function loadCandidates(
   return rows.map(toCandidate);
 }
 
+/** D1 binds at most 100 parameters per statement, so IN lists are sent in chunks below that. */
+const MAX_IN_LIST = 90;
+
 export async function loadControls(d1: D1Database, ids: string[]) {
-  if (ids.length === 0) return new Map<string, typeof bindingControls.$inferSelect>();
-  const rows = await drizzle(d1).select().from(bindingControls).where(inArray(bindingControls.id, ids));
-  return new Map(rows.map((r) => [r.id, r]));
+  const db = drizzle(d1);
+  const unique = [...new Set(ids)];
+  const chunks: string[][] = [];
+  for (let i = 0; i < unique.length; i += MAX_IN_LIST) chunks.push(unique.slice(i, i + MAX_IN_LIST));
+  const rows = await Promise.all(
+    chunks.map((chunk) => db.select().from(bindingControls).where(inArray(bindingControls.id, chunk))),
+  );
+  return new Map(rows.flat().map((r) => [r.id, r]));
+}
+
+export async function getVersion(d1: D1Database, bindingKey: string): Promise<BindingVersionRow | null> {
+  const rows = await drizzle(d1)
+    .select()
+    .from(bindingVersions)
+    .where(eq(bindingVersions.bindingKey, bindingKey))
+    .limit(1);
+  return rows[0] ?? null;
 }
 
 export async function listVersions(d1: D1Database, id: string): Promise<BindingVersionRow[]> {
@@ -50,14 +67,13 @@ export async function listVersions(d1: D1Database, id: string): Promise<BindingV
     .orderBy(asc(bindingVersions.version));
 }
 
-export function stateTransitionRecord(
-  db: Db,
+function transitionInput(
   row: { bindingKey: string; id: string; version: number; tenantId: string | null },
   from: string | null,
   to: string,
   at: string,
-) {
-  return insertRecord(db, {
+): RecordInput {
+  return {
     key: `binding:${row.bindingKey}:state:${to}`,
     topic: TOPICS.lifecycle,
     kind: "state_transition",
@@ -65,17 +81,31 @@ export function stateTransitionRecord(
     binding_key: row.bindingKey,
     payload: { binding_id: row.id, version: row.version, binding_key: row.bindingKey, from, to },
     at,
-  });
+  };
+}
+
+export function stateTransitionRecord(
+  db: Db,
+  row: { bindingKey: string; id: string; version: number; tenantId: string | null },
+  from: string | null,
+  to: string,
+  at: string,
+) {
+  return insertRecord(db, transitionInput(row, from, to, at));
 }
 
 /**
  * draining → terminated once the version has no live dispatch (SPEC 5.2). Conditional in SQL so
- * concurrent callers (the gate, the API, the sweep) terminate it exactly once.
+ * concurrent callers (the gate, the API, the sweep) terminate it exactly once, and in one transaction
+ * with its `state_transition` record, so the record can never go missing after the state changed.
  */
 export async function terminateIfDrained(d1: D1Database, bindingKey: string, now: number): Promise<boolean> {
   const db = drizzle(d1);
+  const row = (await db.select().from(bindingVersions).where(eq(bindingVersions.bindingKey, bindingKey)))[0];
+  if (row?.state !== "draining") return false;
   const at = iso(now);
-  const updated = await db
+  const record = transitionInput(row, "draining", "terminated", at);
+  const update = db
     .update(bindingVersions)
     .set({ state: "terminated", updatedAt: at })
     .where(
@@ -86,9 +116,25 @@ export async function terminateIfDrained(d1: D1Database, bindingKey: string, now
             and ${dispatches.status} in ('pending','admitted','running','retry_scheduled','held'))`,
       ),
     )
-    .returning();
-  const row = updated[0];
-  if (!row) return false;
-  await stateTransitionRecord(db, row, "draining", "terminated", at);
-  return true;
+    .returning({ bindingKey: bindingVersions.bindingKey })
+    .toSQL();
+  // Written only when the update above happened (or happened before: the record key is unique).
+  const insert = d1
+    .prepare(
+      `insert into records (record_key, topic, kind, tenant_id, binding_key, headers, payload, at)
+       select ?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7
+       where exists (select 1 from binding_versions where binding_key = ?5 and state = 'terminated')
+       on conflict (record_key) do nothing`,
+    )
+    .bind(
+      record.key,
+      scopedTopic(record.topic, record.tenant_id),
+      record.kind,
+      record.tenant_id,
+      bindingKey,
+      JSON.stringify(record.payload),
+      at,
+    );
+  const [updated] = await d1.batch([d1.prepare(update.sql).bind(...update.params), insert]);
+  return (updated?.results.length ?? 0) > 0;
 }

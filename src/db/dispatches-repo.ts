@@ -1,5 +1,5 @@
 /** Dispatch, attempt and DLQ reads for the API. */
-import { and, asc, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { AttemptView, DispatchOutcome, DispatchStatus } from "../contracts/dispatch";
 import { attempts, dispatches } from "./schema";
@@ -90,13 +90,13 @@ export async function listDispatches(d1: D1Database, f: DispatchFilter): Promise
     .limit(f.limit + 1);
 }
 
-/** The original (non-replay) dispatch of a (binding_key, event_id) pair. */
+/** The original dispatch of a (binding_key, event_id) pair, else its first replay. */
 export async function getDispatch(d1: D1Database, bindingKey: string, eventId: string): Promise<DispatchRow | null> {
   const rows = await drizzle(d1)
     .select()
     .from(dispatches)
     .where(and(eq(dispatches.bindingKey, bindingKey), eq(dispatches.eventId, eventId)))
-    .orderBy(asc(dispatches.createdAt))
+    .orderBy(sql`${dispatches.replayOfEventId} is not null`, asc(dispatches.createdAt))
     .limit(1);
   return rows[0] ?? null;
 }

@@ -10,9 +10,17 @@ export async function runAttempt(env: Env, message: DispatchMessage, now: () => 
   const stub = env.BINDING_GATE.getByName(message.binding_key);
   const begin = await stub.beginAttempt(message.dispatch_id, message.attempt);
   if (!begin.proceed) return begin.reason;
+  // A cancel request for this attempt aborts the handler call in flight (SPEC 13.1).
+  const abort = new AbortController();
+  stub
+    .watchCancel(message.dispatch_id, message.attempt)
+    .then((signal) => {
+      if (signal === "cancelled") abort.abort(new Error("cancelled"));
+    })
+    .catch(() => {});
   const row = await getEventRow(env.DB, begin.context.event_id);
   const result = row
-    ? await invokeHandler({ env, now }, begin.context, eventFromRow(row))
+    ? await invokeHandler({ env, now, signal: abort.signal }, begin.context, eventFromRow(row))
     : ({ kind: "invalid", error: `event ${begin.context.event_id} not found` } as const);
   const timing = { started_at: begin.started_at, completed_at: now() };
   // The result must reach the gate; a failure here leaves the lease timer to settle the attempt.

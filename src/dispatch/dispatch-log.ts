@@ -26,6 +26,8 @@ export interface DispatchIdentity {
   replay_of_event_id: string | null;
   handler_kind: string;
   target_uri: string;
+  /** A DLQ replay: its success resolves this entry. */
+  dlq_id?: string | null;
 }
 
 /** A drizzle statement the BindingGate can serialise into its D1 outbox. */
@@ -98,7 +100,7 @@ export class DispatchLog {
   /** SPEC 6 step 1: the dispatch row (`pending`) and its trigger node. */
   created(d: DispatchIdentity, now: number): Item[] {
     const at = iso(now);
-    return [
+    const items: Item[] = [
       this.db
         .insert(dispatches)
         .values({
@@ -125,6 +127,20 @@ export class DispatchLog {
         at,
       ),
     ];
+    if (d.replay_of_event_id) {
+      // SPEC 6 step 1: a replay also links to the original through a historical node.
+      const historical = `historical:${d.replay_of_event_id}`;
+      items.push(
+        this.node(
+          d,
+          "historical",
+          { id: historical, kind: "historical", label: d.replay_of_event_id, status: "replayed" },
+          at,
+        ),
+        this.edge(d, "replay_chain", { from: historical, to: graphIds.trigger(d.event_id), kind: "replay_chain" }, at),
+      );
+    }
+    return items;
   }
 
   /** A live status change with no record of its own (`admitted`, `held`). */
@@ -179,12 +195,11 @@ export class DispatchLog {
     ];
   }
 
-  /** The end of one attempt and what the decision makes of it. */
-  finished(
+  /** The attempt row and its `attempt_recorded` record, whatever happens to the dispatch next. */
+  attemptEnded(
     d: DispatchIdentity,
     attempt: number,
     result: HandlerResult,
-    decision: AttemptDecision,
     timing: { started_at: number; completed_at: number },
   ): Item[] {
     const at = iso(timing.completed_at);
@@ -192,7 +207,7 @@ export class DispatchLog {
     const attemptError = "error" in result ? result.error : null;
     const statusCode = "status_code" in result ? (result.status_code ?? null) : null;
     const attemptOutcome = result.kind === "success" ? "succeeded" : result.kind === "waiting" ? "waiting" : "failed";
-    const items: Item[] = [
+    return [
       this.db
         .update(attempts)
         .set({ completedAt: at, outcome: attemptOutcome, errorMsg: attemptError, statusCode, durationMs: duration })
@@ -206,6 +221,18 @@ export class DispatchLog {
         at,
       ),
     ];
+  }
+
+  /** The end of one attempt and what the decision makes of it. */
+  finished(
+    d: DispatchIdentity,
+    attempt: number,
+    result: HandlerResult,
+    decision: AttemptDecision,
+    timing: { started_at: number; completed_at: number },
+  ): Item[] {
+    const at = iso(timing.completed_at);
+    const items: Item[] = this.attemptEnded(d, attempt, result, timing);
     const nodeId = graphIds.dispatch(d, attempt);
     switch (decision.kind) {
       case "succeeded": {
@@ -224,6 +251,7 @@ export class DispatchLog {
             { id: nodeId, kind: "dispatch", status: "succeeded", outcome: "succeeded" },
             at,
           ),
+          ...this.resolveReplayedDlq(d, at),
         );
         break;
       }
@@ -371,6 +399,70 @@ export class DispatchLog {
     ];
     if (fromNode) items.push(this.edge(d, "dlq_move", { from: fromNode, to: graphIds.dlq(d), kind: "dlq_move" }, at));
     return items;
+  }
+
+  /** A successful DLQ replay resolves the entry it replayed (SPEC 13.5). */
+  private resolveReplayedDlq(d: DispatchIdentity, at: string): Item[] {
+    if (!d.dlq_id) return [];
+    return [
+      this.db
+        .update(dlqEntries)
+        .set({ state: "resolved", resolvedAt: at })
+        .where(and(eq(dlqEntries.id, d.dlq_id), eq(dlqEntries.state, "pending"))),
+      this.rec(d, "dlq_resolved", TOPICS.dlq, "dlq_resolved", { dlq_id: d.dlq_id, by: "replay" }, at),
+    ];
+  }
+
+  /** A cancel request as received (SPEC 13.1), with the dispatch status at that moment. */
+  cancelRequested(
+    d: DispatchIdentity,
+    request: { requested_by: string | null; reason: string | null },
+    status: string,
+    now: number,
+  ): Item[] {
+    const payload = { ...request, status_at_request: status };
+    return [this.rec(d, `cancel:${now}`, TOPICS.cancel, "cancel_requested", payload, iso(now))];
+  }
+
+  /** Terminal `cancelled`; `dispatch_failed (cancelled)` on the outbox only where an attempt ran. */
+  cancelled(d: DispatchIdentity, attemptCount: number, error: string, now: number): Item[] {
+    const at = iso(now);
+    const outcome = outcomeOf(d, "cancelled", attemptCount, null, error);
+    const items: Item[] = [
+      this.setStatus(d, { status: "cancelled", error, attemptCount, nextAttemptAt: null, terminalAt: at }, at),
+      this.rec(d, "cancel_applied", TOPICS.cancel, "cancel_applied", outcome, at),
+      this.rec(d, "DispatchCancelled", TOPICS.lifecycle, "DispatchCancelled", outcome, at),
+    ];
+    if (attemptCount > 0) {
+      items.push(this.rec(d, "dispatch_failed:cancelled", TOPICS.outbox, "dispatch_failed", outcome, at));
+    }
+    return items;
+  }
+
+  /** `POST …/complete` on a waiting dispatch (SPEC 13.2), recorded like any terminal outcome. */
+  completed(
+    d: DispatchIdentity,
+    status: "succeeded" | "failed",
+    attemptCount: number,
+    result: unknown,
+    error: string | null,
+    now: number,
+  ): Item[] {
+    const at = iso(now);
+    const outcome = { ...outcomeOf(d, status, attemptCount, result, error), completed: true };
+    if (status === "succeeded") {
+      return [
+        this.setStatus(d, { status, result: JSON.stringify(result ?? null), error: null, terminalAt: at }, at),
+        this.rec(d, "complete:DispatchSucceeded", TOPICS.lifecycle, "DispatchSucceeded", outcome, at),
+        this.rec(d, "complete:dispatch_succeeded", TOPICS.outbox, "dispatch_succeeded", outcome, at),
+        ...this.resolveReplayedDlq(d, at),
+      ];
+    }
+    return [
+      this.setStatus(d, { status, error, terminalAt: at }, at),
+      this.rec(d, "complete:DispatchFailed", TOPICS.lifecycle, "DispatchFailed", outcome, at),
+      this.rec(d, "complete:dispatch_failed", TOPICS.outbox, "dispatch_failed", outcome, at),
+    ];
   }
 
   /** Marks in-flight attempt rows of a dispatch that never reported as failed (lease expiry). */

@@ -30,6 +30,8 @@ export interface AdmitRequest {
   paused: boolean;
   /** Manual replays run one attempt unless asked to retry. */
   max_attempts?: number;
+  /** A DLQ replay resolves this entry when it succeeds. */
+  dlq_id?: string | null;
 }
 
 export type BeginAttempt =
@@ -51,6 +53,9 @@ type GateRow = {
   attempt_running: number;
   attempt_started_at: number | null;
   max_attempts: number;
+  cancel_requested: number;
+  /** Set on DLQ replays: a success resolves that DLQ entry. */
+  dlq_id: string | null;
 };
 
 type TimerKind = "attempt" | "lease" | "retention" | "flush";
@@ -65,6 +70,56 @@ const UNCLAIMED_ATTEMPT_MS = 5 * 60_000;
 const FLUSH_RETRY_MS = 2_000;
 const RETENTION_MS = 7 * 86_400_000;
 
+/** SPEC 13.1 error texts. */
+const cancelError = {
+  beforeAttempt: (n: number) => `trigger cancel request cancelled dispatch before attempt ${n}`,
+  retryWait: "trigger cancel request cancelled retry wait",
+  handler: "trigger cancel request cancelled handler",
+};
+
+export type CancelAnswer =
+  | { state: "unknown" }
+  | { state: "terminal"; status: DispatchStatus }
+  | { state: "cancelled"; status: "cancelled" }
+  | { state: "cancel_requested"; status: DispatchStatus };
+
+export type CompleteAnswer =
+  | { state: "unknown" }
+  | { state: "not_waiting"; status: DispatchStatus }
+  | { state: "completed"; status: "succeeded" | "failed" };
+
+/** Migrations of the gate's SQLite schema, applied in order (see `migrate`). */
+const GATE_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS gate_dispatches (
+     dispatch_id TEXT PRIMARY KEY,
+     event_id TEXT NOT NULL,
+     trace_id TEXT NOT NULL,
+     tenant_id TEXT,
+     replay_of_event_id TEXT,
+     status TEXT NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     attempt_running INTEGER NOT NULL DEFAULT 0,
+     attempt_started_at INTEGER,
+     max_attempts INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     terminal_at INTEGER
+   );
+   CREATE INDEX IF NOT EXISTS gate_dispatches_status ON gate_dispatches(status, created_at);
+   CREATE TABLE IF NOT EXISTS timers (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     due_at INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     dispatch_id TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     UNIQUE(kind, dispatch_id, attempt)
+   );
+   CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
+   CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, stmt TEXT NOT NULL);`,
+  `ALTER TABLE gate_dispatches ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE gate_dispatches ADD COLUMN dlq_id TEXT;`,
+];
+
 export class BindingGate extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly log: DispatchLog;
@@ -73,38 +128,17 @@ export class BindingGate extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.log = new DispatchLog(drizzle(env.DB));
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS gate_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS gate_dispatches (
-        dispatch_id TEXT PRIMARY KEY,
-        event_id TEXT NOT NULL,
-        trace_id TEXT NOT NULL,
-        tenant_id TEXT,
-        replay_of_event_id TEXT,
-        status TEXT NOT NULL,
-        attempt INTEGER NOT NULL DEFAULT 0,
-        attempt_running INTEGER NOT NULL DEFAULT 0,
-        attempt_started_at INTEGER,
-        max_attempts INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        terminal_at INTEGER
-      );
-      CREATE INDEX IF NOT EXISTS gate_dispatches_status ON gate_dispatches(status, created_at);
-      CREATE TABLE IF NOT EXISTS timers (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        due_at INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        dispatch_id TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        UNIQUE(kind, dispatch_id, attempt)
-      );
-      CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
-      CREATE TABLE IF NOT EXISTS d1_outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        stmt TEXT NOT NULL
-      );
-    `);
+    this.migrate();
+  }
+
+  /** DO SQLite schema, versioned in gate_meta so existing objects pick up later columns. */
+  private migrate(): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS gate_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+    const current = Number(this.meta("schema_version") ?? 0);
+    for (let version = current; version < GATE_SCHEMA.length; version++) {
+      this.sql.exec(GATE_SCHEMA[version] ?? "");
+      this.setMeta("schema_version", String(version + 1));
+    }
   }
 
   // ---- meta -------------------------------------------------------------------------------
@@ -137,6 +171,7 @@ export class BindingGate extends DurableObject<Env> {
       replay_of_event_id: row.replay_of_event_id,
       handler_kind: handlerKindOf(spec.handler),
       target_uri: spec.handler,
+      dlq_id: row.dlq_id,
     };
   }
 
@@ -350,8 +385,9 @@ export class BindingGate extends DurableObject<Env> {
       this.setMeta("binding_id", req.binding_id);
       this.setMeta("binding_version", String(req.binding_version));
       this.setMeta("signing_secret", req.signing_secret);
-      this.setMeta("paused", req.paused ? "1" : "0");
     }
+    // A pause or resume that reached this object first wins over the flag the router read earlier.
+    if (this.meta("paused") === null) this.setMeta("paused", req.paused ? "1" : "0");
     const now = Date.now();
     const maxAttempts = req.max_attempts ?? effectiveMaxAttempts(req.spec.retry.max_attempts);
     const row: GateRow = existing ?? {
@@ -365,17 +401,21 @@ export class BindingGate extends DurableObject<Env> {
       attempt_running: 0,
       attempt_started_at: null,
       max_attempts: maxAttempts,
+      cancel_requested: 0,
+      dlq_id: req.dlq_id ?? null,
     };
     if (!existing) {
       this.sql.exec(
         `INSERT INTO gate_dispatches (dispatch_id, event_id, trace_id, tenant_id, replay_of_event_id, status, attempt,
-           attempt_running, max_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)`,
+           attempt_running, max_attempts, dlq_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`,
         row.dispatch_id,
         row.event_id,
         row.trace_id,
         row.tenant_id,
         row.replay_of_event_id,
         maxAttempts,
+        row.dlq_id,
         now,
         now,
       );
@@ -393,6 +433,7 @@ export class BindingGate extends DurableObject<Env> {
    */
   private runStages(row: GateRow, now: number): DispatchStatus {
     const identity = this.identity(row);
+    if (row.cancel_requested === 1) return this.cancelNow(row, cancelError.beforeAttempt(row.attempt + 1), now);
     if (this.meta("paused") === "1") {
       this.enqueue(this.log.status(identity, "held", now, { held: true, reason: "binding paused" }));
       this.update(row.dispatch_id, { status: "held" }, now);
@@ -416,6 +457,11 @@ export class BindingGate extends DurableObject<Env> {
       return { proceed: false, reason: "not_ready", status: row.status };
     }
     const now = Date.now();
+    if (row.cancel_requested === 1) {
+      const status = this.cancelNow(row, cancelError.beforeAttempt(attempt), now);
+      await this.settle();
+      return { proceed: false, reason: "terminal", status };
+    }
     const spec = this.spec();
     this.update(dispatchId, { status: "running", attempt, attempt_running: 1, attempt_started_at: now }, now);
     this.clearTimer("attempt", dispatchId, attempt);
@@ -465,11 +511,17 @@ export class BindingGate extends DurableObject<Env> {
     result: HandlerResult,
     timing: { started_at: number; completed_at: number },
   ): DispatchStatus {
+    this.notifyWatchers(row.dispatch_id, attempt, "done");
+    const now = timing.completed_at;
+    this.clearTimer("lease", row.dispatch_id, attempt);
+    if (row.cancel_requested === 1 && result.kind !== "success") {
+      // The attempt was aborted (or lost) because of the cancel request: report the real cause.
+      this.enqueue(this.log.attemptEnded(this.identity(row), attempt, result, timing));
+      return this.cancelNow({ ...row, attempt_running: 0 }, cancelError.handler, now);
+    }
     const spec = this.spec();
     const decision = decideAfterAttempt({ attempt, maxAttempts: row.max_attempts, policy: spec.retry.policy, result });
-    const now = timing.completed_at;
     this.enqueue(this.log.finished(this.identity(row), attempt, result, decision, timing));
-    this.clearTimer("lease", row.dispatch_id, attempt);
     if (decision.kind === "retry") {
       this.update(row.dispatch_id, { status: "retry_scheduled", attempt_running: 0 }, now);
       this.setTimer("attempt", row.dispatch_id, decision.nextAttempt, now + decision.delayMs);
@@ -479,6 +531,88 @@ export class BindingGate extends DurableObject<Env> {
     this.update(row.dispatch_id, { status, attempt_running: 0, terminal_at: now }, now);
     this.setTimer("retention", "_", 0, now + 86_400_000, false);
     return status;
+  }
+
+  // ---- cancellation and completion (SPEC 13.1, 13.2) --------------------------------------
+
+  /** Ends a dispatch as `cancelled` now; its timers go with it. */
+  private cancelNow(row: GateRow, error: string, now: number): DispatchStatus {
+    this.sql.exec("DELETE FROM timers WHERE dispatch_id = ? AND kind IN ('attempt', 'lease')", row.dispatch_id);
+    this.update(
+      row.dispatch_id,
+      { status: "cancelled", attempt_running: 0, cancel_requested: 1, terminal_at: now },
+      now,
+    );
+    this.enqueue(this.log.cancelled(this.identity(row), row.attempt, error, now));
+    this.setTimer("retention", "_", 0, now + 86_400_000, false);
+    return "cancelled";
+  }
+
+  /**
+   * Cancels a dispatch: at once when no attempt is running (before the first attempt, during a retry
+   * wait, while held), otherwise by aborting the running attempt, which then ends `cancelled`.
+   */
+  async cancel(
+    dispatchId: string,
+    request: { requested_by: string | null; reason: string | null },
+  ): Promise<CancelAnswer> {
+    const row = this.row(dispatchId);
+    if (!row) return { state: "unknown" };
+    if (isTerminal(row.status)) return { state: "terminal", status: row.status };
+    const now = Date.now();
+    this.enqueue(this.log.cancelRequested(this.identity(row), request, row.status, now));
+    let answer: CancelAnswer;
+    if (row.attempt_running === 1) {
+      this.update(dispatchId, { cancel_requested: 1 }, now);
+      this.notifyWatchers(dispatchId, row.attempt, "cancelled");
+      answer = { state: "cancel_requested", status: row.status };
+    } else {
+      const error =
+        row.status === "retry_scheduled" ? cancelError.retryWait : cancelError.beforeAttempt(row.attempt + 1);
+      answer = { state: "cancelled", status: this.cancelNow(row, error, now) as "cancelled" };
+    }
+    await this.settle();
+    return answer;
+  }
+
+  private readonly watchers = new Map<string, Set<(signal: "cancelled" | "done") => void>>();
+
+  private notifyWatchers(dispatchId: string, attempt: number, signal: "cancelled" | "done"): void {
+    const key = `${dispatchId}#${attempt}`;
+    for (const resolve of this.watchers.get(key) ?? []) resolve(signal);
+    this.watchers.delete(key);
+  }
+
+  /**
+   * Resolves `cancelled` when a cancel request arrives for the running attempt, or `done` when the
+   * attempt ends. The attempt runner races its handler call against it to abort in-flight work.
+   */
+  async watchCancel(dispatchId: string, attempt: number): Promise<"cancelled" | "done"> {
+    const row = this.row(dispatchId);
+    if (!row || row.attempt !== attempt || row.attempt_running !== 1) return "done";
+    if (row.cancel_requested === 1) return "cancelled";
+    const key = `${dispatchId}#${attempt}`;
+    return new Promise((resolve) => {
+      const set = this.watchers.get(key) ?? new Set();
+      set.add(resolve);
+      this.watchers.set(key, set);
+    });
+  }
+
+  /** Finishes a `waiting` dispatch with the caller's verdict. */
+  async complete(
+    dispatchId: string,
+    verdict: { status: "succeeded" | "failed"; result?: unknown; error?: string | null },
+  ): Promise<CompleteAnswer> {
+    const row = this.row(dispatchId);
+    if (!row) return { state: "unknown" };
+    if (row.status !== "waiting") return { state: "not_waiting", status: row.status };
+    const now = Date.now();
+    const error = verdict.status === "failed" ? (verdict.error ?? "completed as failed") : null;
+    this.update(dispatchId, { status: verdict.status, terminal_at: now }, now);
+    this.enqueue(this.log.completed(this.identity(row), verdict.status, row.attempt, verdict.result, error, now));
+    await this.settle();
+    return { state: "completed", status: verdict.status };
   }
 
   private liveCount(): number {

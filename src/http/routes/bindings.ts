@@ -1,10 +1,16 @@
 /** `/v1/bindings`: versioned trigger bindings, GitOps apply, pause/resume (SPEC 5). */
-import { asc, eq, gt, inArray } from "drizzle-orm";
+import { and, asc, eq, gt, gte, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
-import { drainBinding, setBindingPaused, upsertBinding, versionView } from "../../bindings/binding-service";
-import { bindingIdSchema, validateBindingSpec } from "../../contracts/binding-spec";
+import {
+  applyManifest,
+  drainBinding,
+  setBindingPaused,
+  upsertBinding,
+  versionView,
+} from "../../bindings/binding-service";
+import { type BindingSpecValidation, bindingIdSchema, validateBindingSpec } from "../../contracts/binding-spec";
 import { type Problem, summarize } from "../../contracts/problems";
 import { listVersions } from "../../db/bindings-repo";
 import { bindingControls, bindingVersions } from "../../db/schema";
@@ -13,11 +19,29 @@ import type { AppEnv } from "../app";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
-function specOrThrow(input: unknown, prefix = "") {
+/**
+ * Stored specs travel with every dispatch (matching, gate admits) and in every listing, so they are
+ * capped well below the request body limit.
+ */
+const MAX_SPEC_BYTES = 64 * 1024;
+
+/** validateBindingSpec plus the storage size cap. */
+function checkSpec(input: unknown): BindingSpecValidation {
   const result = validateBindingSpec(input);
+  if (!result.ok) return result;
+  const size = new TextEncoder().encode(JSON.stringify(result.spec)).byteLength;
+  if (size > MAX_SPEC_BYTES) {
+    return { ok: false, problems: [{ path: "", message: `spec is too large: ${size} bytes (max ${MAX_SPEC_BYTES})` }] };
+  }
+  return result;
+}
+
+function specOrThrow(input: unknown) {
+  const result = checkSpec(input);
   if (result.ok) return result.spec;
-  const problems: Problem[] = result.problems.map((p) => ({ path: prefix + p.path, message: p.message }));
-  throw new AppError("validation_failed", `invalid binding spec: ${summarize(problems)}`, { problems });
+  throw new AppError("validation_failed", `invalid binding spec: ${summarize(result.problems)}`, {
+    problems: result.problems,
+  });
 }
 
 async function bindingView(env: Env, id: string) {
@@ -27,14 +51,21 @@ async function bindingView(env: Env, id: string) {
   return {
     id,
     paused: control?.paused ?? false,
-    versions: versions.map(({ id: _id, ...v }) => {
-      const { id: _i, ...view } = versionView({ id: _id, ...v });
+    versions: versions.map((v) => {
+      const { id: _id, ...view } = versionView(v);
       return view;
     }),
   };
 }
 
-const applySchema = z.strictObject({ bindings: z.array(z.record(z.string(), z.unknown())).max(1000) });
+const applySchema = z.strictObject({ bindings: z.array(z.unknown()).max(1000) });
+
+/** `bindings[i]` + a spec problem path, in the manifest's own notation. */
+const entryPath = (i: number, path: string) => (path === "" ? `bindings[${i}]` : `bindings[${i}].${path}`);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 export function bindingRoutes() {
   const app = new Hono<AppEnv>();
@@ -47,47 +78,38 @@ export function bindingRoutes() {
     const entries: { id: string; spec: ReturnType<typeof specOrThrow> }[] = [];
     const seen = new Set<string>();
     body.bindings.forEach((entry, i) => {
+      if (!isPlainObject(entry)) {
+        problems.push({ path: entryPath(i, ""), message: "expected an object {id, …spec}" });
+        return;
+      }
       const { id, ...spec } = entry;
       const idResult = bindingIdSchema.safeParse(id);
       if (!idResult.success)
-        problems.push({ path: `bindings[${i}].id`, message: "id must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}" });
+        problems.push({
+          path: entryPath(i, "id"),
+          message: id === undefined ? "required field is missing" : "must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}",
+        });
       else if (seen.has(idResult.data))
-        problems.push({ path: `bindings[${i}].id`, message: `duplicate id '${idResult.data}'` });
+        problems.push({ path: entryPath(i, "id"), message: `duplicate id '${idResult.data}'` });
       else seen.add(idResult.data);
-      const result = validateBindingSpec(spec);
+      const result = checkSpec(spec);
       if (!result.ok)
-        problems.push(...result.problems.map((p) => ({ path: `bindings[${i}].${p.path}`, message: p.message })));
+        problems.push(...result.problems.map((p) => ({ path: entryPath(i, p.path), message: p.message })));
       else if (idResult.success) entries.push({ id: idResult.data, spec: result.spec });
     });
     if (problems.length > 0) {
       throw new AppError("validation_failed", `invalid manifest: ${summarize(problems)}`, { problems });
     }
-    const now = Date.now();
-    const out = {
-      created: [] as string[],
-      updated: [] as string[],
-      unchanged: [] as string[],
-      drained: [] as string[],
-    };
-    for (const entry of entries) {
-      const result = await upsertBinding(c.env, entry.id, entry.spec, now);
-      out[result.change].push(result.row.bindingKey);
-      if (result.change !== "unchanged") out.drained.push(...result.drained.map((d) => d.bindingKey));
-    }
-    const db = drizzle(c.env.DB);
-    const live = await db
-      .selectDistinct({ id: bindingVersions.id })
-      .from(bindingVersions)
-      .where(eq(bindingVersions.state, "active"));
-    for (const { id } of live) {
-      if (!seen.has(id)) out.drained.push(...(await drainBinding(c.env, id, now)).map((d) => d.bindingKey));
-    }
+    const out = await applyManifest(c.env, entries, Date.now());
     return c.json(out);
   });
 
   app.get("/bindings", async (c) => {
     const q = parseQuery(c, z.object({ limit: limitSchema, cursor: z.string().optional() }));
     const after = decodeCursor(q.cursor, 1)?.[0];
+    if (after !== undefined && typeof after !== "string") {
+      throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
+    }
     const db = drizzle(c.env.DB);
     const base = db.selectDistinct({ id: bindingVersions.id }).from(bindingVersions);
     const ids = await (typeof after === "string" ? base.where(gt(bindingVersions.id, after)) : base)
@@ -95,26 +117,31 @@ export function bindingRoutes() {
       .limit(q.limit + 1);
     const result = page(ids, q.limit, (r) => [r.id]);
     const wanted = result.items.map((r) => r.id);
-    const rows = wanted.length
-      ? await db
-          .select()
-          .from(bindingVersions)
-          .where(inArray(bindingVersions.id, wanted))
-          .orderBy(asc(bindingVersions.version))
-      : [];
-    const controls = wanted.length
-      ? await db.select().from(bindingControls).where(inArray(bindingControls.id, wanted))
-      : [];
-    const items = wanted.map((id) => ({
-      id,
-      paused: controls.find((x) => x.id === id)?.paused ?? false,
-      versions: rows
-        .filter((r) => r.id === id)
-        .map((r) => {
-          const { id: _id, ...view } = versionView(r);
-          return view;
-        }),
-    }));
+    // The page is a contiguous run of ids, so a range (two bound values) fetches its versions; an IN list
+    // would exceed D1's limit of 100 bound parameters for pages over 100 ids.
+    const first = wanted[0];
+    const last = wanted.at(-1);
+    const inPage = (column: typeof bindingVersions.id | typeof bindingControls.id) =>
+      and(gte(column, first ?? ""), lte(column, last ?? ""));
+    const rows =
+      first === undefined
+        ? []
+        : await db
+            .select()
+            .from(bindingVersions)
+            .where(inPage(bindingVersions.id))
+            .orderBy(asc(bindingVersions.id), asc(bindingVersions.version));
+    const controls =
+      first === undefined ? [] : await db.select().from(bindingControls).where(inPage(bindingControls.id));
+    const paused = new Map(controls.map((x) => [x.id, x.paused]));
+    const versionsById = new Map<string, Omit<ReturnType<typeof versionView>, "id">[]>();
+    for (const r of rows) {
+      const { id: _id, ...view } = versionView(r);
+      const list = versionsById.get(r.id) ?? [];
+      list.push(view);
+      versionsById.set(r.id, list);
+    }
+    const items = wanted.map((id) => ({ id, paused: paused.get(id) ?? false, versions: versionsById.get(id) ?? [] }));
     return c.json({ items, next_cursor: result.next_cursor });
   });
 

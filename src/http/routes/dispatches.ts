@@ -1,12 +1,45 @@
 /** `/v1/dispatches`: list and detail with attempts (SPEC 19). */
 import { Hono } from "hono";
 import { z } from "zod";
+import { parseBindingKey } from "../../contracts/binding-spec";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
 import { attemptsOf, attemptView, getDispatch, listDispatches, outcomeFromRow } from "../../db/dispatches-repo";
-import { notFound } from "../../lib/errors";
+import { dispatchIdOf } from "../../dispatch/dispatch-id";
+import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
 import { decodeCursor, limitSchema, page } from "../pagination";
-import { parseQuery } from "../validate";
+import { parseQuery, readJson } from "../validate";
+
+const cancelBodySchema = z.strictObject({
+  requested_by: z.string().max(256).optional(),
+  reason: z.string().max(2048).optional(),
+});
+
+const completeBodySchema = z.strictObject({
+  status: z.enum(["succeeded", "failed"]),
+  result: z.json().optional(),
+  error: z.string().max(4096).optional(),
+});
+
+/** `@` may arrive raw or as `%40`; a key that cannot be a binding key names no dispatch. */
+function dispatchAddress(rawKey: string, eventId: string) {
+  const bindingKey = decodeURIComponent(rawKey);
+  if (!parseBindingKey(bindingKey) || eventId.length > 128) throw notFound(`dispatch ${bindingKey}/${eventId}`);
+  return { bindingKey, eventId };
+}
+
+async function dispatchDetail(env: Env, bindingKey: string, eventId: string) {
+  const row = await getDispatch(env.DB, bindingKey, eventId);
+  if (!row) throw notFound(`dispatch ${bindingKey}/${eventId}`);
+  const attempts = await attemptsOf(env.DB, row.dispatchId);
+  return {
+    ...outcomeFromRow(row),
+    attempts: attempts.map(attemptView),
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+    trace_id: row.traceId,
+  };
+}
 
 export function dispatchRoutes() {
   const app = new Hono<AppEnv>();
@@ -42,18 +75,46 @@ export function dispatchRoutes() {
   });
 
   app.get("/:binding_key/:event_id", async (c) => {
-    const bindingKey = decodeURIComponent(c.req.param("binding_key"));
-    const eventId = c.req.param("event_id");
-    const row = await getDispatch(c.env.DB, bindingKey, eventId);
-    if (!row) throw notFound(`dispatch ${bindingKey}/${eventId}`);
-    const attempts = await attemptsOf(c.env.DB, row.dispatchId);
-    return c.json({
-      ...outcomeFromRow(row),
-      attempts: attempts.map(attemptView),
-      created_at: row.createdAt,
-      updated_at: row.updatedAt,
-      trace_id: row.traceId,
+    const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
+    return c.json(await dispatchDetail(c.env, bindingKey, eventId));
+  });
+
+  app.post("/:binding_key/:event_id/cancel", async (c) => {
+    const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
+    const body = await readJson(c, cancelBodySchema, { optional: true });
+    const stub = c.env.BINDING_GATE.getByName(bindingKey);
+    const answer = await stub.cancel(dispatchIdOf(bindingKey, eventId), {
+      requested_by: body.requested_by ?? null,
+      reason: body.reason ?? null,
     });
+    switch (answer.state) {
+      case "unknown":
+        throw notFound(`dispatch ${bindingKey}/${eventId}`);
+      case "terminal":
+        throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is already ${answer.status}`);
+      case "cancel_requested":
+        return c.json({ status: "cancel_requested" }, 202);
+      case "cancelled":
+        await stub.flushNow();
+        return c.json(await dispatchDetail(c.env, bindingKey, eventId));
+    }
+  });
+
+  app.post("/:binding_key/:event_id/complete", async (c) => {
+    const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
+    const body = await readJson(c, completeBodySchema);
+    const stub = c.env.BINDING_GATE.getByName(bindingKey);
+    const answer = await stub.complete(dispatchIdOf(bindingKey, eventId), {
+      status: body.status,
+      result: body.result,
+      error: body.error ?? null,
+    });
+    if (answer.state === "unknown") throw notFound(`dispatch ${bindingKey}/${eventId}`);
+    if (answer.state === "not_waiting") {
+      throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is ${answer.status}, not waiting`);
+    }
+    await stub.flushNow();
+    return c.json(await dispatchDetail(c.env, bindingKey, eventId));
   });
   return app;
 }

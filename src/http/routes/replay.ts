@@ -1,8 +1,72 @@
 /** `POST /v1/events/:id/replay` (SPEC 13.4). */
 import { Hono } from "hono";
+import { z } from "zod";
+import { bindingIdSchema } from "../../contracts/binding-spec";
+import { type BindingVersionRow, listVersions } from "../../db/bindings-repo";
+import { dispatchesOfEvent } from "../../db/dispatches-repo";
+import { getEventRow } from "../../db/events-repo";
+import { pickReplayVersion, replayTo } from "../../dispatch/replay";
+import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
+import { readJson } from "../validate";
+
+const replayBodySchema = z
+  .strictObject({
+    binding_id: bindingIdSchema.optional(),
+    version: z.int().min(1).optional(),
+    retry: z.boolean().default(false),
+  })
+  .refine((b) => b.version === undefined || b.binding_id !== undefined, {
+    path: ["version"],
+    message: "version requires binding_id",
+  });
 
 export function replayRoutes() {
   const app = new Hono<AppEnv>();
+  app.post("/:id/replay", async (c) => {
+    const body = await readJson(c, replayBodySchema, { optional: true });
+    const event = await getEventRow(c.env.DB, c.req.param("id"));
+    if (!event) throw notFound(`event '${c.req.param("id")}'`);
+    const originals = (await dispatchesOfEvent(c.env.DB, event.id)).filter((d) => d.replayOfEventId === null);
+
+    const targets: BindingVersionRow[] = [];
+    if (body.binding_id) {
+      const versions = await listVersions(c.env.DB, body.binding_id);
+      if (versions.length === 0) throw notFound(`binding '${body.binding_id}'`);
+      const chosen =
+        body.version !== undefined
+          ? versions.find((v) => v.version === body.version)
+          : pickReplayVersion(
+              versions,
+              originals.filter((d) => d.bindingId === body.binding_id).map((d) => d.bindingVersion),
+              event.receivedAt,
+            );
+      if (!chosen) {
+        throw notFound(
+          body.version !== undefined
+            ? `binding version '${body.binding_id}@v${body.version}'`
+            : `a version of '${body.binding_id}' to replay on`,
+        );
+      }
+      targets.push(chosen);
+    } else {
+      if (originals.length === 0) {
+        throw new AppError(
+          "conflict",
+          `event ${event.id} was not dispatched to any binding; name a binding_id to replay it`,
+        );
+      }
+      const keys = [...new Set(originals.map((d) => d.bindingId))];
+      for (const id of keys) {
+        const versions = await listVersions(c.env.DB, id);
+        const dispatched = originals.filter((d) => d.bindingId === id).map((d) => d.bindingVersion);
+        const chosen = pickReplayVersion(versions, dispatched, event.receivedAt);
+        if (chosen) targets.push(chosen);
+      }
+    }
+    const items = [];
+    for (const version of targets) items.push(await replayTo(c.env, event, version, { retry: body.retry }));
+    return c.json({ items }, 202);
+  });
   return app;
 }

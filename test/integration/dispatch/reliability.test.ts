@@ -124,7 +124,6 @@ describe("Durable Object eviction", () => {
     await runInDurableObject(stub, (_instance, state) => {
       state.storage.sql.exec("UPDATE timers SET due_at = ? WHERE kind = 'lease'", Date.now() - 1);
     });
-    await evictDurableObject(stub);
     await runInDurableObject(stub, async (instance) => {
       await (instance as BindingGate).alarm();
     });
