@@ -15,12 +15,20 @@ export default defineConfig(async () => {
             WORKER_PUSH_BINDINGS: JSON.stringify({ "pushed-jobs": "ECHO" }),
             TEST_MIGRATIONS: migrations,
           },
-          serviceBindings: { ECHO: "aux-echo" },
+          // PERSONA repeats wrangler.jsonc's binding so it names the auxiliary worker below explicitly.
+          serviceBindings: { ECHO: "aux-echo", PERSONA: "switchyard-persona-standin" },
           workers: [
             {
               name: "aux-echo",
               modules: true,
               scriptPath: "./test/support/aux-echo-worker.js",
+              compatibilityDate: "2026-08-01",
+            },
+            {
+              // The persona stand-in is plain JS so miniflare loads the deployable source as is.
+              name: "switchyard-persona-standin",
+              modules: true,
+              scriptPath: "./workers/persona-standin/index.js",
               compatibilityDate: "2026-08-01",
             },
           ],

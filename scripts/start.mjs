@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: local Switchyard on 127.0.0.1 with embedded D1, Queues and Durable Objects.
-// Creates .dev.vars from .dev.vars.example when missing, applies D1 migrations, then runs wrangler dev.
+// Creates .dev.vars from .dev.vars.example when missing, applies D1 migrations, then runs wrangler dev
+// with the persona stand-in (workers/persona-standin) alongside.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -25,9 +26,22 @@ function run(args) {
 }
 
 await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
+// One wrangler dev runs Switchyard (the first config, served on PORT) and the persona stand-in that its
+// PERSONA service binding reaches (persona:// handlers).
+const configs = ["-c", "wrangler.jsonc", "-c", "workers/persona-standin/wrangler.jsonc"];
 const dev = spawn(
   "wrangler",
-  ["dev", "--ip", "127.0.0.1", "--port", port, "--persist-to", persist, "--show-interactive-dev-session=false"],
+  [
+    "dev",
+    ...configs,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    port,
+    "--persist-to",
+    persist,
+    "--show-interactive-dev-session=false",
+  ],
   { cwd: root, env, stdio: "inherit" },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
