@@ -187,3 +187,47 @@ export const records = sqliteTable(
     index("records_at").on(t.at),
   ],
 );
+
+/**
+ * Durable `worker://<queue>` jobs (SPEC 12.3). One job per dispatch (unique `dispatch_id`), so a
+ * re-run or retried attempt returns the existing receipt instead of enqueueing twice.
+ */
+export const workerJobs = sqliteTable(
+  "worker_jobs",
+  {
+    /** `job_<uuidv7>`. */
+    jobId: text("job_id").primaryKey(),
+    queue: text("queue").notNull(),
+    /** The binding id. */
+    triggerId: text("trigger_id").notNull(),
+    bindingKey: text("binding_key").notNull(),
+    bindingVersion: integer("binding_version").notNull(),
+    eventId: text("event_id").notNull(),
+    dispatchId: text("dispatch_id").notNull(),
+    /** The dispatch attempt that enqueued the job. */
+    attempt: integer("attempt").notNull(),
+    tenantId: text("tenant_id"),
+    /** The full TriggerEvent, JSON. */
+    event: text("event").notNull(),
+    replayOfEventId: text("replay_of_event_id"),
+    priority: text("priority", { enum: ["high", "normal", "low"] }).notNull(),
+    state: text("state", { enum: ["ready", "leased", "acked"] }).notNull(),
+    consumerId: text("consumer_id"),
+    leaseExpiresAt: text("lease_expires_at"),
+    /** How many times the job has been claimed (pull claims and push deliveries). */
+    claims: integer("claims").notNull().default(0),
+    /** JSON set by ack (or the push target's answer). */
+    response: text("response"),
+    pushedAt: text("pushed_at"),
+    pushError: text("push_error"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    ackedAt: text("acked_at"),
+  },
+  (t) => [
+    uniqueIndex("worker_jobs_dispatch_id").on(t.dispatchId),
+    // Claiming reads each (state, priority) run of a queue oldest first.
+    index("worker_jobs_claim").on(t.queue, t.state, t.priority, t.createdAt),
+    index("worker_jobs_state_acked").on(t.state, t.ackedAt),
+  ],
+);

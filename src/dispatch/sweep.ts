@@ -1,12 +1,13 @@
 /**
  * The cron sweep (SPEC 6, 14): nothing accepted may stall silently. Re-enqueues events whose inbox
  * message was lost, re-arms dispatches whose attempt message was lost, finishes drained binding
- * versions, and applies retention to records and expired dedupe claims.
+ * versions, and applies retention to records, acked worker jobs and expired dedupe claims.
  */
 import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { terminateIfDrained } from "../db/bindings-repo";
 import { bindingVersions, dedupeClaims, dispatches, events, records } from "../db/schema";
+import { purgeAckedJobs } from "../db/worker-jobs-repo";
 import { sendInboxBatch } from "../intake/enqueue";
 import { iso } from "../lib/time";
 
@@ -52,6 +53,13 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
   const cutoff = iso(now - retentionDays * 86_400_000);
   const purged = await db.delete(records).where(lt(records.at, cutoff)).returning({ seq: records.seq });
   await db.delete(dedupeClaims).where(lt(dedupeClaims.expiresAt, now));
+  const purgedJobs = await purgeAckedJobs(env.DB, cutoff);
 
-  return { requeued: unrouted.length, rearmed: quiet.length, terminated, purged_records: purged.length };
+  return {
+    requeued: unrouted.length,
+    rearmed: quiet.length,
+    terminated,
+    purged_records: purged.length,
+    purged_jobs: purgedJobs,
+  };
 }
