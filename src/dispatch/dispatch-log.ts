@@ -54,6 +54,11 @@ export function outcomeOf(
   };
 }
 
+/** SPEC 14 node kind of an attempt: agent hops and job enqueues are drawn as what they are. */
+function graphNodeKind(handlerKind: string): string {
+  return handlerKind === "a2a" ? "a2a_hop" : handlerKind === "worker" ? "worker_enqueue" : "dispatch";
+}
+
 /** Graph node ids of SPEC 14. */
 export const graphIds = {
   trigger: (eventId: string) => `trigger:${eventId}`,
@@ -173,7 +178,7 @@ export class DispatchLog {
         `dispatch:${attempt}`,
         {
           id: nodeId,
-          kind: d.handler_kind === "a2a" ? "a2a_hop" : "dispatch",
+          kind: graphNodeKind(d.handler_kind),
           label: `${d.binding_key} attempt ${attempt}`,
           status: "running",
           metadata: { attempt, target_uri: d.target_uri },
