@@ -9,10 +9,12 @@ import { dlqRoutes } from "./routes/dlq";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { hookRoutes } from "./routes/hooks";
+import { metricsRoutes } from "./routes/metrics";
 import { queueRoutes } from "./routes/queues";
 import { recordRoutes } from "./routes/records";
 import { replayRoutes } from "./routes/replay";
 import { sourceRoutes } from "./routes/sources";
+import { traceRoutes } from "./routes/traces";
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
 
@@ -43,6 +45,7 @@ export function createApp() {
 
   app.route("/", healthRoutes());
   app.route("/hooks", hookRoutes());
+  app.route("/metrics", metricsRoutes());
   app.use("/v1/*", requireAdmin());
   app.route("/v1/sources", sourceRoutes());
   app.route("/v1/events", replayRoutes());
@@ -52,5 +55,6 @@ export function createApp() {
   app.route("/v1/dlq", dlqRoutes());
   app.route("/v1/records", recordRoutes());
   app.route("/v1/queues", queueRoutes());
+  app.route("/v1/traces", traceRoutes());
   return app;
 }
