@@ -14,6 +14,7 @@ import { queueRoutes } from "./routes/queues";
 import { recordRoutes } from "./routes/records";
 import { replayRoutes } from "./routes/replay";
 import { sourceRoutes } from "./routes/sources";
+import { statsRoutes } from "./routes/stats";
 import { traceRoutes } from "./routes/traces";
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
@@ -56,5 +57,6 @@ export function createApp() {
   app.route("/v1/records", recordRoutes());
   app.route("/v1/queues", queueRoutes());
   app.route("/v1/traces", traceRoutes());
+  app.route("/v1/stats", statsRoutes());
   return app;
 }
