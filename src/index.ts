@@ -19,5 +19,6 @@ export default {
   },
 } satisfies ExportedHandler<Env>;
 
+export { Destination } from "./circuit/destination";
 export { BindingGate } from "./flow/binding-gate";
 export { IntakeLimiter } from "./intake/intake-limiter";

@@ -11,7 +11,7 @@ export type AttemptDecision =
   | { kind: "waiting"; result: unknown }
   | { kind: "failed"; error: string }
   | { kind: "retry"; nextAttempt: number; delayMs: number; error: string }
-  | { kind: "dlq"; error: string; errorClass: ErrorClass; reason: "retry_exhausted" };
+  | { kind: "dlq"; error: string; errorClass: ErrorClass; reason: "retry_exhausted" | "circuit_opened" };
 
 export interface AttemptDecisionInput {
   attempt: number;

@@ -2,14 +2,55 @@
  * Dispatch queue consumer: runs one attempt per message. The BindingGate grants each
  * (dispatch, attempt) once, so redelivered messages are acknowledged without a second call.
  */
+
+import { circuitOutcomeOf } from "../circuit/circuit-policy";
 import { type DispatchMessage, dispatchMessageSchema } from "../contracts/messages";
 import { eventFromRow, getEventRow } from "../db/events-repo";
 import { invokeHandler } from "../handlers/invoke";
 
+type Circuit = NonNullable<DispatchMessage["circuit"]>;
+
+/**
+ * SPEC 10 before an attempt: ask the destination's circuit. Refused attempts go back to the gate
+ * (dead-lettered or parked per mode) and never start. Returns whether this attempt is the probe.
+ */
+async function checkCircuit(
+  env: Env,
+  message: DispatchMessage,
+  circuit: Circuit,
+): Promise<{ allowed: boolean; probe: boolean }> {
+  const destination = env.DESTINATION.getByName(circuit.destination);
+  const ref = { binding_key: message.binding_key, dispatch_id: message.dispatch_id, attempt: message.attempt };
+  const check = await destination.check({ ...ref, settings: circuit, attempt_timeout_ms: circuit.timeout_ms });
+  if (check.allow) return { allowed: true, probe: check.probe };
+  const gate = env.BINDING_GATE.getByName(message.binding_key);
+  const refused = await gate.circuitRefused(message.dispatch_id, message.attempt, {
+    mode: circuit.mode,
+    error: check.error,
+  });
+  if (refused.action === "parked") {
+    const parked = await destination.park({ ...ref, attempt_timeout_ms: circuit.timeout_ms });
+    // The circuit closed meanwhile: run it now.
+    if (!parked.parked) await gate.releaseParked(message.dispatch_id, message.attempt);
+  }
+  return { allowed: false, probe: false };
+}
+
 export async function runAttempt(env: Env, message: DispatchMessage, now: () => number): Promise<string> {
   const stub = env.BINDING_GATE.getByName(message.binding_key);
+  const circuit = message.circuit;
+  const gateOpen = circuit ? await checkCircuit(env, message, circuit) : { allowed: true, probe: false };
+  if (!gateOpen.allowed) return "circuit_open";
   const begin = await stub.beginAttempt(message.dispatch_id, message.attempt);
-  if (!begin.proceed) return begin.reason;
+  if (!begin.proceed) {
+    // A probe permit nobody will use goes back (a duplicate still runs under the same probe).
+    if (circuit && gateOpen.probe && begin.reason !== "duplicate") {
+      await env.DESTINATION.getByName(circuit.destination)
+        .abandon({ dispatch_id: message.dispatch_id, attempt: message.attempt })
+        .catch(() => {});
+    }
+    return begin.reason;
+  }
   // A cancel request for this attempt aborts the handler call in flight (SPEC 13.1).
   const abort = new AbortController();
   stub
@@ -23,10 +64,29 @@ export async function runAttempt(env: Env, message: DispatchMessage, now: () => 
     ? await invokeHandler({ env, now, signal: abort.signal }, begin.context, eventFromRow(row))
     : ({ kind: "invalid", error: `event ${begin.context.event_id} not found` } as const);
   const timing = { started_at: begin.started_at, completed_at: now() };
+  let opened: { opened: boolean; error: string | null } | undefined;
+  if (circuit) {
+    try {
+      const report = await env.DESTINATION.getByName(circuit.destination).report({
+        binding_key: message.binding_key,
+        dispatch_id: message.dispatch_id,
+        attempt: message.attempt,
+        outcome: circuitOutcomeOf(result, abort.signal.aborted),
+        ...("error" in result ? { error: result.error } : {}),
+        settings: circuit,
+      });
+      opened = { opened: report.opened, error: report.error ?? null };
+    } catch (error) {
+      // The breaker is advisory for this attempt's outcome; the attempt itself is recorded regardless.
+      console.error(
+        JSON.stringify({ msg: "circuit report failed", destination: circuit.destination, error: String(error) }),
+      );
+    }
+  }
   // The result must reach the gate; a failure here leaves the lease timer to settle the attempt.
   for (let i = 0; ; i++) {
     try {
-      await stub.completeAttempt(message.dispatch_id, message.attempt, result, timing);
+      await stub.completeAttempt(message.dispatch_id, message.attempt, result, timing, opened);
       return result.kind;
     } catch (error) {
       if (i >= 2) throw error;

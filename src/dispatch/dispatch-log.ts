@@ -148,6 +148,29 @@ export class DispatchLog {
     return items;
   }
 
+  /**
+   * Terminal `skipped` before any attempt (SPEC 6): outbox `dispatch_skipped` with the stage that
+   * skipped it and the detail (`{skipped:true, flow_control:<reason>}` or the predicate's result).
+   */
+  skipped(
+    d: DispatchIdentity,
+    stage: "predicate" | "flow_control",
+    detail: Record<string, unknown>,
+    now: number,
+  ): Item[] {
+    const at = iso(now);
+    const outcome = outcomeOf(d, "skipped", 0, detail, null);
+    return [
+      this.setStatus(d, { status: "skipped", result: JSON.stringify(detail), attemptCount: 0, terminalAt: at }, at),
+      this.rec(d, "dispatch_skipped", TOPICS.outbox, "dispatch_skipped", { ...outcome, skip_stage: stage, detail }, at),
+    ];
+  }
+
+  /** An audit record of a stage decision on a topic of its own (e.g. `trigger.throttle.<gate>`). */
+  audit(d: DispatchIdentity, key: string, topic: string, kind: string, payload: unknown, now: number): Item[] {
+    return [this.rec(d, `audit:${key}`, topic, kind, payload, iso(now))];
+  }
+
   /** A live status change with no record of its own (`admitted`, `held`). */
   status(d: DispatchIdentity, status: DispatchStatus, now: number, result?: unknown): Item[] {
     return [

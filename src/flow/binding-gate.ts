@@ -6,13 +6,15 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
+import { circuitSettingsOf } from "../circuit/circuit-policy";
 import type { BindingSpec } from "../contracts/binding-spec";
 import { type DispatchStatus, type HandlerResult, isTerminal } from "../contracts/dispatch";
-import { parseHandlerUri } from "../contracts/handler-uri";
+import { destinationKey, parseHandlerUri } from "../contracts/handler-uri";
 import type { DispatchMessage } from "../contracts/messages";
 import { terminateIfDrained } from "../db/bindings-repo";
-import { decideAfterAttempt } from "../dispatch/attempt-decision";
+import { type AttemptDecision, decideAfterAttempt } from "../dispatch/attempt-decision";
 import { type DispatchIdentity, DispatchLog, type Item } from "../dispatch/dispatch-log";
+import { classifyError } from "../dispatch/error-class";
 import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import type { AttemptContext } from "../handlers/envelope";
 
@@ -56,6 +58,8 @@ type GateRow = {
   cancel_requested: number;
   /** Set on DLQ replays: a success resolves that DLQ entry. */
   dlq_id: string | null;
+  /** Why a `held` dispatch waits: `paused` (binding paused), `circuit` (destination open, hold mode). */
+  held_reason: string | null;
 };
 
 type TimerKind = "attempt" | "lease" | "retention" | "flush";
@@ -118,6 +122,7 @@ const GATE_SCHEMA = [
    CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, stmt TEXT NOT NULL);`,
   `ALTER TABLE gate_dispatches ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE gate_dispatches ADD COLUMN dlq_id TEXT;`,
+  `ALTER TABLE gate_dispatches ADD COLUMN held_reason TEXT;`,
 ];
 
 export class BindingGate extends DurableObject<Env> {
@@ -360,6 +365,7 @@ export class BindingGate extends DurableObject<Env> {
       binding_key: this.meta("binding_key") ?? "",
       dispatch_id: row.dispatch_id,
       attempt,
+      circuit: this.circuitOf(),
     };
     await this.env.DISPATCH_QUEUE.send(message, { contentType: "json" });
     // Only clear the guard if nothing moved on meanwhile (a begin already cleared it).
@@ -403,6 +409,7 @@ export class BindingGate extends DurableObject<Env> {
       max_attempts: maxAttempts,
       cancel_requested: 0,
       dlq_id: req.dlq_id ?? null,
+      held_reason: null,
     };
     if (!existing) {
       this.sql.exec(
@@ -436,11 +443,11 @@ export class BindingGate extends DurableObject<Env> {
     if (row.cancel_requested === 1) return this.cancelNow(row, cancelError.beforeAttempt(row.attempt + 1), now);
     if (this.meta("paused") === "1") {
       this.enqueue(this.log.status(identity, "held", now, { held: true, reason: "binding paused" }));
-      this.update(row.dispatch_id, { status: "held" }, now);
+      this.update(row.dispatch_id, { status: "held", held_reason: "paused" }, now);
       return "held";
     }
     this.enqueue(this.log.status(identity, "admitted", now));
-    this.update(row.dispatch_id, { status: "admitted" }, now);
+    this.update(row.dispatch_id, { status: "admitted", held_reason: null }, now);
     return "admitted";
   }
 
@@ -496,11 +503,12 @@ export class BindingGate extends DurableObject<Env> {
     attempt: number,
     result: HandlerResult,
     timing: { started_at: number; completed_at: number },
+    circuit?: { opened: boolean; error: string | null },
   ): Promise<{ status: DispatchStatus }> {
     const row = this.row(dispatchId);
     if (!row) return { status: "failed" };
     if (row.attempt !== attempt || row.attempt_running !== 1) return { status: row.status };
-    const status = this.finishAttempt(row, attempt, result, timing);
+    const status = this.finishAttempt(row, attempt, result, timing, circuit?.opened ? circuit.error : null);
     await this.settle();
     return { status };
   }
@@ -510,6 +518,7 @@ export class BindingGate extends DurableObject<Env> {
     attempt: number,
     result: HandlerResult,
     timing: { started_at: number; completed_at: number },
+    circuitOpenedError: string | null = null,
   ): DispatchStatus {
     this.notifyWatchers(row.dispatch_id, attempt, "done");
     const now = timing.completed_at;
@@ -520,7 +529,17 @@ export class BindingGate extends DurableObject<Env> {
       return this.cancelNow({ ...row, attempt_running: 0 }, cancelError.handler, now);
     }
     const spec = this.spec();
-    const decision = decideAfterAttempt({ attempt, maxAttempts: row.max_attempts, policy: spec.retry.policy, result });
+    const decided = decideAfterAttempt({ attempt, maxAttempts: row.max_attempts, policy: spec.retry.policy, result });
+    // A failure that opened the destination's circuit dead-letters this dispatch even with attempts left.
+    const decision: AttemptDecision =
+      circuitOpenedError && result.kind === "retryable"
+        ? {
+            kind: "dlq",
+            error: circuitOpenedError,
+            errorClass: classifyError(result.cause, result.error),
+            reason: "circuit_opened",
+          }
+        : decided;
     this.enqueue(this.log.finished(this.identity(row), attempt, result, decision, timing));
     if (decision.kind === "retry") {
       this.update(row.dispatch_id, { status: "retry_scheduled", attempt_running: 0 }, now);
@@ -531,6 +550,65 @@ export class BindingGate extends DurableObject<Env> {
     this.update(row.dispatch_id, { status, attempt_running: 0, terminal_at: now }, now);
     this.setTimer("retention", "_", 0, now + 86_400_000, false);
     return status;
+  }
+
+  // ---- destination circuit (SPEC 10) --------------------------------------------------------
+
+  /** The circuit settings attempts of this binding carry to the Destination object. */
+  private circuitOf(): DispatchMessage["circuit"] {
+    const spec = this.spec();
+    const parsed = parseHandlerUri(spec.handler);
+    if (!parsed.ok) return undefined;
+    return {
+      destination: destinationKey(parsed.value),
+      ...circuitSettingsOf(spec.circuit),
+      timeout_ms: spec.timeout_ms,
+    };
+  }
+
+  /**
+   * The destination refused attempt `attempt` before it started. Mode `dlq` dead-letters the dispatch
+   * without consuming the attempt; mode `hold` parks it (`held`) until the Destination releases it.
+   */
+  async circuitRefused(
+    dispatchId: string,
+    attempt: number,
+    refusal: { mode: "dlq" | "hold"; error: string },
+  ): Promise<{ action: "dlq" | "parked" | "ignored" }> {
+    const row = this.row(dispatchId);
+    if (!row || row.attempt_running === 1 || row.attempt !== attempt - 1) return { action: "ignored" };
+    if (row.status !== "admitted" && row.status !== "retry_scheduled") return { action: "ignored" };
+    const now = Date.now();
+    this.clearTimer("attempt", dispatchId, attempt);
+    if (refusal.mode === "hold") {
+      this.update(dispatchId, { status: "held", held_reason: "circuit" }, now);
+      this.enqueue(this.log.status(this.identity(row), "held", now, { held: true, reason: refusal.error }));
+      await this.settle();
+      return { action: "parked" };
+    }
+    const errorClass = classifyError({ kind: "circuit_open" }, refusal.error);
+    this.update(dispatchId, { status: "dlq", terminal_at: now }, now);
+    this.enqueue(
+      this.log.deadLettered(this.identity(row), row.attempt, refusal.error, errorClass, "circuit_open", now, null),
+    );
+    this.afterTerminal(row, now);
+    await this.settle();
+    return { action: "dlq" };
+  }
+
+  /** The Destination lets a parked dispatch run again: re-send the attempt it was refused. */
+  async releaseParked(dispatchId: string, attempt: number): Promise<{ released: boolean }> {
+    const row = this.row(dispatchId);
+    if (!row || row.status !== "held" || row.held_reason !== "circuit" || row.attempt !== attempt - 1) {
+      return { released: false };
+    }
+    const now = Date.now();
+    const status = attempt === 1 ? "admitted" : "retry_scheduled";
+    this.update(dispatchId, { status, held_reason: null }, now);
+    this.enqueue(this.log.status(this.identity(row), status, now));
+    await this.sendAttempt({ ...row, status }, attempt, now);
+    await this.settle();
+    return { released: true };
   }
 
   // ---- cancellation and completion (SPEC 13.1, 13.2) --------------------------------------
@@ -615,6 +693,11 @@ export class BindingGate extends DurableObject<Env> {
     return { state: "completed", status: verdict.status };
   }
 
+  /** Bookkeeping every terminal transition shares. */
+  private afterTerminal(_row: GateRow, now: number): void {
+    this.setTimer("retention", "_", 0, now + 86_400_000, false);
+  }
+
   private liveCount(): number {
     return (
       this.sql
@@ -630,7 +713,9 @@ export class BindingGate extends DurableObject<Env> {
     this.setMeta("paused", paused ? "1" : "0");
     if (paused || !this.meta("spec")) return { released: 0 };
     const held = this.sql
-      .exec<GateRow>("SELECT * FROM gate_dispatches WHERE status = 'held' ORDER BY created_at, dispatch_id")
+      .exec<GateRow>(
+        "SELECT * FROM gate_dispatches WHERE status = 'held' AND held_reason = 'paused' ORDER BY created_at, dispatch_id",
+      )
       .toArray();
     const now = Date.now();
     for (const row of held) {

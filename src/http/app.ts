@@ -4,6 +4,7 @@ import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
 import { requireAdmin } from "./auth";
 import { bindingRoutes } from "./routes/bindings";
+import { circuitRoutes } from "./routes/circuits";
 import { dispatchRoutes } from "./routes/dispatches";
 import { dlqRoutes } from "./routes/dlq";
 import { eventRoutes } from "./routes/events";
@@ -58,5 +59,6 @@ export function createApp() {
   app.route("/v1/queues", queueRoutes());
   app.route("/v1/traces", traceRoutes());
   app.route("/v1/stats", statsRoutes());
+  app.route("/v1/circuits", circuitRoutes());
   return app;
 }

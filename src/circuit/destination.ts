@@ -1,0 +1,536 @@
+/**
+ * Destination: one Durable Object per destination key (`destinationKey(parseHandlerUri(handler))`,
+ * `<handler_kind>:<target_uri>`), the circuit breaker of SPEC 10 shared by every binding and tenant
+ * that targets it. Address it with `env.DESTINATION.getByName(destinationKey)`. The transitions are
+ * the pure functions of `circuit-policy.ts`; this class loads, stores and hands parked work back.
+ *
+ * RPC API (inputs in `contract.ts`; `now` is a test hook, production callers leave it out):
+ *
+ * - `check({binding_key, dispatch_id, attempt, settings, attempt_timeout_ms?})` before an attempt calls
+ *   the handler → `{allow: true, probe, state}` or `{allow: false, state, retry_after_s, error}` where
+ *   `error` is SPEC 10's `destination circuit open for <dest>; retry after <s>s`. In half_open exactly
+ *   one attempt gets `probe: true` (leased for attempt_timeout_ms + 30 s; a re-check of the same
+ *   dispatch/attempt gets the same probe back, so redelivered messages are safe).
+ * - `report({binding_key, dispatch_id, attempt, outcome, error?, settings})` once per attempt that ran,
+ *   with `outcome` from `circuitOutcomeOf(result)` → `{opened, error, probe, state, failures}`. When
+ *   `opened`, this failure opened (or, as a failed probe, re-opened) the circuit and the dispatch goes
+ *   to `dlq` with `error` (`destination circuit opened for <dest> after <n> consecutive failures: …`)
+ *   even if attempts remain. Whether the report is the probe's is decided here from the attempt ref.
+ * - `park({binding_key, dispatch_id, attempt, attempt_timeout_ms?})` (mode `hold`, after the gate has
+ *   marked the dispatch held) → `{parked: true, position}` or `{parked: false}` when the circuit is
+ *   closed again (run it now). Parked dispatches are handed back in arrival order by calling
+ *   `env.BINDING_GATE.getByName(binding_key).releaseParked(dispatch_id, attempt)`: all of them after
+ *   the circuit closes; while half_open with no probe running, only the oldest one, which becomes the
+ *   probe (so parked work alone keeps probing a circuit that no new traffic checks).
+ * - `unpark({dispatch_id})` drops a parked row (cancel, or the dispatch ended another way).
+ * - `abandon({dispatch_id, attempt})` gives the probe slot back when an attempt that was granted the
+ *   probe will not run after all (its claim was refused as terminal/not ready). Never call it for a
+ *   "duplicate" claim: the attempt is running elsewhere under that same probe.
+ * - `state()` → the `GET /v1/circuits` item `{destination, state, failures, opened_at, next_probe_at}`;
+ *   `stats()` adds the parked count, the probe and cumulative transition counters (metrics);
+ *   `transitions({after?, limit?})` pages the transitions log.
+ *
+ * Settings from different bindings: each call carries the caller's `{threshold, cooldown_ms}`; the
+ * counter is shared, a failure trips the circuit when the count reaches the reporter's threshold, and
+ * the circuit stays open for the reporter's cooldown (see circuit-policy.ts). `mode` is the caller's.
+ *
+ * Cost: every attempt of every binding to this destination makes one `check` and one `report`; each is
+ * one primary-key SELECT plus at most one UPSERT on the single circuit row (none for a check while
+ * closed), with the transitions log and the alarm touched only when the state changes or work is
+ * parked. No D1, no outbound calls on the check/report path.
+ *
+ * Storage (DO SQLite; every table has a retention rule):
+ * - `circuit`: one row (id 1) — state, failures, opened_at, next_probe_at, probe_ref, probe_until.
+ * - `held`: parked dispatches in arrival order (`seq`); a row leaves when it is released or unparked.
+ * - `transitions`: the log behind the console and API; kept 7 days and at most 1000 rows.
+ * - `transition_counts`: cumulative counters per (from, to), at most six rows, never pruned.
+ * The one alarm wakes only while dispatches are parked (cooldown end, probe lease end, release backoff).
+ */
+import { DurableObject } from "cloudflare:workers";
+import { iso } from "../lib/time";
+import {
+  abandonProbe,
+  advanceCircuit,
+  applyReport,
+  attemptRef,
+  type Circuit,
+  type CircuitState,
+  CLOSED_CIRCUIT,
+  decideCheck,
+  nextWakeAt,
+  probeLeaseMs,
+  type Step,
+  type Transition,
+  viewCircuit,
+} from "./circuit-policy";
+import {
+  type AbandonRequest,
+  abandonRequestSchema,
+  type CheckAnswer,
+  type CheckRequest,
+  type CircuitItem,
+  type CircuitStats,
+  checkRequestSchema,
+  type ParkAnswer,
+  type ParkRequest,
+  parkRequestSchema,
+  type ReportAnswer,
+  type ReportRequest,
+  reportRequestSchema,
+  type TransitionItem,
+  type TransitionsRequest,
+  transitionsRequestSchema,
+  type UnparkRequest,
+  unparkRequestSchema,
+} from "./contract";
+
+/** A parked dispatch as stored in `held`. */
+export type ParkedRow = {
+  seq: number;
+  binding_key: string;
+  dispatch_id: string;
+  attempt: number;
+  parked_at: number;
+  /** Probe lease to grant if this dispatch is released as the probe. */
+  lease_ms: number;
+  /** Bumped by every park of the same dispatch, so a release only deletes the row it handed back. */
+  version: number;
+  release_after: number;
+  release_failures: number;
+};
+
+/** The gate method a release calls (BindingGate implements it; SPEC 10 mode `hold`). */
+export interface ParkedReleaser {
+  releaseParked(dispatchId: string, attempt: number): Promise<unknown>;
+}
+
+/** Hands one parked dispatch back to its binding's gate. Swappable so tests can observe releases. */
+export type ReleaseParked = (env: Env, row: ParkedRow) => Promise<unknown>;
+
+export const releaseToGate: ReleaseParked = (env, row) =>
+  (env.BINDING_GATE.getByName(row.binding_key) as unknown as ParkedReleaser).releaseParked(
+    row.dispatch_id,
+    row.attempt,
+  );
+
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 30_000;
+const TRANSITIONS_RETENTION_MS = 7 * 86_400_000;
+const TRANSITIONS_MAX_ROWS = 1000;
+/** Parked rows handed back per alarm run; the alarm re-arms for the rest. */
+const RELEASE_BATCH = 100;
+const RELEASE_BACKOFF_MAX_MS = 5 * 60_000;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS circuit (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     state TEXT NOT NULL,
+     failures INTEGER NOT NULL,
+     opened_at INTEGER,
+     next_probe_at INTEGER,
+     probe_ref TEXT,
+     probe_until INTEGER,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS held (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     binding_key TEXT NOT NULL,
+     dispatch_id TEXT NOT NULL UNIQUE,
+     attempt INTEGER NOT NULL,
+     parked_at INTEGER NOT NULL,
+     lease_ms INTEGER NOT NULL,
+     version INTEGER NOT NULL DEFAULT 1,
+     release_after INTEGER NOT NULL DEFAULT 0,
+     release_failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE IF NOT EXISTS transitions (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     from_state TEXT NOT NULL,
+     to_state TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     failures INTEGER NOT NULL,
+     binding_key TEXT,
+     error TEXT
+   );
+   CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
+   CREATE TABLE IF NOT EXISTS transition_counts (
+     from_state TEXT NOT NULL,
+     to_state TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     PRIMARY KEY (from_state, to_state)
+   );`,
+];
+
+type CircuitRow = {
+  state: CircuitState;
+  failures: number;
+  opened_at: number | null;
+  next_probe_at: number | null;
+  probe_ref: string | null;
+  probe_until: number | null;
+};
+
+export class Destination extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  /** How parked dispatches go back to their gates; tests replace it inside `runInDurableObject`. */
+  releaser: ReleaseParked = releaseToGate;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS destination_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+    const row = this.sql.exec<{ v: string }>("SELECT v FROM destination_meta WHERE k = 'schema_version'").toArray()[0];
+    for (let version = Number(row?.v ?? 0); version < SCHEMA.length; version++) {
+      this.sql.exec(SCHEMA[version] ?? "");
+      this.sql.exec(
+        "INSERT INTO destination_meta (k, v) VALUES ('schema_version', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+        String(version + 1),
+      );
+    }
+  }
+
+  /** The destination key this object was addressed by (`getByName`). */
+  private get destination(): string {
+    return this.ctx.id.name ?? this.ctx.id.toString();
+  }
+
+  // ---- circuit row ------------------------------------------------------------------------
+
+  private load(): Circuit {
+    const row = this.sql
+      .exec<CircuitRow>(
+        "SELECT state, failures, opened_at, next_probe_at, probe_ref, probe_until FROM circuit WHERE id = 1",
+      )
+      .toArray()[0];
+    if (!row) return { ...CLOSED_CIRCUIT };
+    return {
+      state: row.state,
+      failures: row.failures,
+      opened_at: row.opened_at,
+      next_probe_at: row.next_probe_at,
+      probe: row.probe_ref !== null && row.probe_until !== null ? { ref: row.probe_ref, until: row.probe_until } : null,
+    };
+  }
+
+  /**
+   * Stores a step's circuit and logs its transitions, all without an await so no other call
+   * interleaves. Returns whether the alarm may need to move (state, cooldown or probe changed); a
+   * failure count alone never moves it, which keeps a failing report at one SELECT and one UPSERT.
+   */
+  private save(before: Circuit, step: Step<unknown>, now: number, bindingKey: string | null, error: string | null) {
+    const c = step.circuit;
+    const wakeChanged =
+      step.transitions.length > 0 ||
+      before.state !== c.state ||
+      before.next_probe_at !== c.next_probe_at ||
+      before.probe?.ref !== c.probe?.ref ||
+      before.probe?.until !== c.probe?.until;
+    if (!wakeChanged && before.failures === c.failures && before.opened_at === c.opened_at) return false;
+    this.sql.exec(
+      `INSERT INTO circuit (id, state, failures, opened_at, next_probe_at, probe_ref, probe_until, updated_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, failures = excluded.failures,
+         opened_at = excluded.opened_at, next_probe_at = excluded.next_probe_at, probe_ref = excluded.probe_ref,
+         probe_until = excluded.probe_until, updated_at = excluded.updated_at`,
+      c.state,
+      c.failures,
+      c.opened_at,
+      c.next_probe_at,
+      c.probe?.ref ?? null,
+      c.probe?.until ?? null,
+      now,
+    );
+    for (const t of step.transitions) this.logTransition(t, bindingKey, t.to === "open" ? error : null);
+    return wakeChanged;
+  }
+
+  private logTransition(t: Transition, bindingKey: string | null, error: string | null): void {
+    this.sql.exec(
+      `INSERT INTO transitions (at, from_state, to_state, reason, failures, binding_key, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      t.at,
+      t.from,
+      t.to,
+      t.reason,
+      t.failures,
+      bindingKey,
+      error,
+    );
+    this.sql.exec(
+      `INSERT INTO transition_counts (from_state, to_state, n) VALUES (?, ?, 1)
+       ON CONFLICT(from_state, to_state) DO UPDATE SET n = n + 1`,
+      t.from,
+      t.to,
+    );
+    // Transitions are rare, so pruning here costs nothing on the check/report path.
+    this.sql.exec(
+      "DELETE FROM transitions WHERE at < ? OR seq <= (SELECT MAX(seq) FROM transitions) - ?",
+      t.at - TRANSITIONS_RETENTION_MS,
+      TRANSITIONS_MAX_ROWS,
+    );
+    console.log(
+      JSON.stringify({
+        msg: "circuit transition",
+        destination: this.destination,
+        from: t.from,
+        to: t.to,
+        reason: t.reason,
+        failures: t.failures,
+        binding_key: bindingKey,
+      }),
+    );
+  }
+
+  // ---- alarm: parked dispatches -------------------------------------------------------------
+
+  /** Keeps the alarm on the next moment parked work needs attention (none when nothing is parked). */
+  private async armAlarm(now: number): Promise<void> {
+    const held = this.sql
+      .exec<{ n: number; due: number | null }>("SELECT COUNT(*) AS n, MIN(release_after) AS due FROM held")
+      .toArray()[0];
+    const wake = nextWakeAt(this.load(), now, held?.n ?? 0, held?.due ?? now);
+    const current = await this.ctx.storage.getAlarm();
+    if (wake === null) {
+      if (current !== null) await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    if (current !== wake) await this.ctx.storage.setAlarm(wake);
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const before = this.load();
+    const step = advanceCircuit(before, now);
+    this.save(before, step, now, null, null);
+    if (step.circuit.state === "closed") await this.releaseAll(now);
+    else if (step.circuit.state === "half_open") await this.releaseProbe(now);
+    await this.armAlarm(Date.now());
+  }
+
+  private parkedDue(now: number, limit: number): ParkedRow[] {
+    return this.sql
+      .exec<ParkedRow>("SELECT * FROM held WHERE release_after <= ? ORDER BY seq LIMIT ?", now, limit)
+      .toArray();
+  }
+
+  /** Circuit closed: hand every parked dispatch back, oldest first, one call at a time. */
+  private async releaseAll(now: number): Promise<void> {
+    for (const row of this.parkedDue(now, RELEASE_BATCH)) {
+      // A report may have re-opened the circuit while an earlier release was in flight.
+      if (this.load().state !== "closed") return;
+      await this.release(row);
+    }
+  }
+
+  /** Half-open with the probe slot free: the oldest parked dispatch goes back as the probe. */
+  private async releaseProbe(now: number): Promise<void> {
+    const head = this.parkedDue(now, 1)[0];
+    if (!head) return;
+    const ref = attemptRef(head.dispatch_id, head.attempt);
+    const before = this.load();
+    const step = decideCheck(before, {
+      destination: this.destination,
+      ref,
+      now,
+      probe_lease_ms: head.lease_ms,
+    });
+    if (!step.answer.allow) return; // a probe is running; the alarm comes back at its lease end
+    this.save(before, step, now, head.binding_key, null);
+    if (!(await this.release(head))) {
+      const current = this.load();
+      const at = Date.now();
+      this.save(current, abandonProbe(current, ref, at), at, null, null);
+    }
+  }
+
+  /** One release call; the row goes only if it was not parked again meanwhile, else it backs off. */
+  private async release(row: ParkedRow): Promise<boolean> {
+    try {
+      await this.releaser(this.env, row);
+      this.sql.exec("DELETE FROM held WHERE seq = ? AND version = ?", row.seq, row.version);
+      return true;
+    } catch (error) {
+      const failures = row.release_failures + 1;
+      const backoff = Math.min(RELEASE_BACKOFF_MAX_MS, 1_000 * 2 ** Math.min(failures, 20));
+      this.sql.exec(
+        "UPDATE held SET release_failures = ?, release_after = ? WHERE seq = ?",
+        failures,
+        Date.now() + backoff,
+        row.seq,
+      );
+      console.error(
+        JSON.stringify({
+          msg: "parked dispatch release failed",
+          destination: this.destination,
+          binding_key: row.binding_key,
+          dispatch_id: row.dispatch_id,
+          attempt: row.attempt,
+          failures,
+          error: String(error),
+        }),
+      );
+      return false;
+    }
+  }
+
+  // ---- RPC --------------------------------------------------------------------------------
+
+  /** May this attempt call the destination now? One probe at a time while half-open. */
+  async check(request: CheckRequest): Promise<CheckAnswer> {
+    const input = checkRequestSchema.parse(request);
+    const now = input.now ?? Date.now();
+    const before = this.load();
+    const step = decideCheck(before, {
+      destination: this.destination,
+      ref: attemptRef(input.dispatch_id, input.attempt),
+      now,
+      probe_lease_ms: probeLeaseMs(input.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
+    });
+    if (this.save(before, step, now, input.binding_key, null)) await this.armAlarm(now);
+    return { ...step.answer, destination: this.destination };
+  }
+
+  /** Records the outcome of an attempt that ran; `opened` means this failure opened the circuit. */
+  async report(request: ReportRequest): Promise<ReportAnswer> {
+    const input = reportRequestSchema.parse(request);
+    const now = input.now ?? Date.now();
+    const before = this.load();
+    const step = applyReport(before, {
+      destination: this.destination,
+      ref: attemptRef(input.dispatch_id, input.attempt),
+      outcome: input.outcome,
+      error: input.error ?? null,
+      settings: input.settings,
+      now,
+    });
+    if (this.save(before, step, now, input.binding_key, step.answer.error)) await this.armAlarm(now);
+    return { ...step.answer, destination: this.destination };
+  }
+
+  /** Parks a dispatch refused in mode `hold`; its gate gets `releaseParked` when it may run. */
+  async park(request: ParkRequest): Promise<ParkAnswer> {
+    const input = parkRequestSchema.parse(request);
+    const now = input.now ?? Date.now();
+    const before = this.load();
+    const step = advanceCircuit(before, now);
+    this.save(before, step, now, input.binding_key, null);
+    if (step.circuit.state === "closed") return { parked: false, state: "closed" };
+    // A dispatch parked again (released, then refused) keeps its place in line.
+    const row = this.sql
+      .exec<{ seq: number }>(
+        `INSERT INTO held (binding_key, dispatch_id, attempt, parked_at, lease_ms) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(dispatch_id) DO UPDATE SET binding_key = excluded.binding_key, attempt = excluded.attempt,
+           lease_ms = excluded.lease_ms, version = version + 1, release_after = 0, release_failures = 0
+         RETURNING seq`,
+        input.binding_key,
+        input.dispatch_id,
+        input.attempt,
+        now,
+        probeLeaseMs(input.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
+      )
+      .one();
+    const position =
+      this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM held WHERE seq <= ?", row.seq).one().n ?? 1;
+    await this.armAlarm(now);
+    return { parked: true, state: step.circuit.state, position };
+  }
+
+  /** Drops a parked dispatch (cancelled or otherwise finished at its gate). */
+  async unpark(request: UnparkRequest): Promise<{ removed: boolean }> {
+    const input = unparkRequestSchema.parse(request);
+    const removed = this.sql.exec("DELETE FROM held WHERE dispatch_id = ?", input.dispatch_id).rowsWritten > 0;
+    if (removed) await this.armAlarm(Date.now());
+    return { removed };
+  }
+
+  /** Gives the probe slot back when the attempt granted it will not run. */
+  async abandon(request: AbandonRequest): Promise<{ released: boolean }> {
+    const input = abandonRequestSchema.parse(request);
+    const now = input.now ?? Date.now();
+    const before = this.load();
+    const step = abandonProbe(before, attemptRef(input.dispatch_id, input.attempt), now);
+    if (this.save(before, step, now, null, null)) await this.armAlarm(now);
+    return step.answer;
+  }
+
+  /** The `GET /v1/circuits` item. Read-only: the lazy half-open shows without being stored. */
+  async state(request: { now?: number } = {}): Promise<CircuitItem> {
+    return this.item(request.now ?? Date.now());
+  }
+
+  private item(now: number): CircuitItem {
+    const v = viewCircuit(this.load(), now);
+    return {
+      destination: this.destination,
+      state: v.state,
+      failures: v.failures,
+      opened_at: v.opened_at === null ? null : iso(v.opened_at),
+      next_probe_at: v.next_probe_at === null ? null : iso(v.next_probe_at),
+    };
+  }
+
+  /** Circuit, parked count, probe and cumulative transition counters (console, stats, metrics). */
+  async stats(request: { now?: number } = {}): Promise<CircuitStats> {
+    const now = request.now ?? Date.now();
+    const circuit = advanceCircuit(this.load(), now).circuit;
+    const parked = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM held").one().n;
+    const counts = this.sql
+      .exec<{ from_state: CircuitState; to_state: CircuitState; n: number }>(
+        "SELECT from_state, to_state, n FROM transition_counts ORDER BY from_state, to_state",
+      )
+      .toArray();
+    return {
+      item: this.item(now),
+      parked,
+      probe: circuit.probe ? { ref: circuit.probe.ref, until: iso(circuit.probe.until) } : null,
+      transitions_total: counts.map((r) => ({ from: r.from_state, to: r.to_state, count: r.n })),
+    };
+  }
+
+  /** The transitions log, oldest first, paged by `seq`. */
+  async transitions(request: TransitionsRequest = {}): Promise<{ items: TransitionItem[]; next_after: number | null }> {
+    const input = transitionsRequestSchema.parse(request);
+    const rows = this.sql
+      .exec<{
+        seq: number;
+        at: number;
+        from_state: CircuitState;
+        to_state: CircuitState;
+        reason: string;
+        failures: number;
+        binding_key: string | null;
+        error: string | null;
+      }>("SELECT * FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?", input.after, input.limit)
+      .toArray();
+    const items = rows.map((r) => ({
+      seq: r.seq,
+      from: r.from_state,
+      to: r.to_state,
+      reason: r.reason,
+      failures: r.failures,
+      binding_key: r.binding_key,
+      error: r.error,
+      at: iso(r.at),
+    }));
+    return { items, next_after: rows.length === input.limit ? (rows.at(-1)?.seq ?? null) : null };
+  }
+
+  /** The parked dispatches in release order (console, tests). */
+  async parked(): Promise<{
+    items: { binding_key: string; dispatch_id: string; attempt: number; parked_at: string }[];
+  }> {
+    const rows = this.sql.exec<ParkedRow>("SELECT * FROM held ORDER BY seq").toArray();
+    return {
+      items: rows.map((r) => ({
+        binding_key: r.binding_key,
+        dispatch_id: r.dispatch_id,
+        attempt: r.attempt,
+        parked_at: iso(r.parked_at),
+      })),
+    };
+  }
+}
