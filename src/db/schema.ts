@@ -231,3 +231,22 @@ export const workerJobs = sqliteTable(
     index("worker_jobs_state_acked").on(t.state, t.ackedAt),
   ],
 );
+
+/**
+ * Durable intake counters for outcomes that leave no `events` row (SPEC 14 metrics): duplicates
+ * and rejections per source. Accepted events are counted from `events` itself. Rows are bounded by
+ * sources × outcomes × reasons (unknown sources are never counted), so they need no retention.
+ */
+export const intakeCounters = sqliteTable(
+  "intake_counters",
+  {
+    /** The source name, or `_api` for `POST /v1/events` (not a valid source name, so no clash). */
+    source: text("source").notNull(),
+    outcome: text("outcome", { enum: ["duplicate", "rejected"] }).notNull(),
+    /** The error code of a rejection (`signature_invalid`, `bad_request`, …); empty for duplicates. */
+    reason: text("reason").notNull(),
+    count: integer("count").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.source, t.outcome, t.reason] })],
+);

@@ -4,11 +4,28 @@
  */
 
 import { circuitOutcomeOf } from "../circuit/circuit-policy";
+import type { TriggerEvent } from "../contracts/events";
 import { type DispatchMessage, dispatchMessageSchema } from "../contracts/messages";
 import { eventFromRow, getEventRow } from "../db/events-repo";
 import { invokeHandler } from "../handlers/invoke";
 
 type Circuit = NonNullable<DispatchMessage["circuit"]>;
+
+/** The event an attempt delivers; a batch leader carries every member as `event.batch` (SPEC 9.1). */
+async function loadEvent(env: Env, eventId: string, batchIds: string[] | null): Promise<TriggerEvent | null> {
+  const row = await getEventRow(env.DB, eventId);
+  if (!row) return null;
+  const event = eventFromRow(row);
+  if (!batchIds || batchIds.length === 0) return event;
+  const members = await Promise.all(
+    batchIds.map(async (id) => {
+      if (id === eventId) return event;
+      const member = await getEventRow(env.DB, id);
+      return member ? eventFromRow(member) : null;
+    }),
+  );
+  return { ...event, batch: members.filter((m): m is TriggerEvent => m !== null) };
+}
 
 /**
  * SPEC 10 before an attempt: ask the destination's circuit. Refused attempts go back to the gate
@@ -59,9 +76,9 @@ export async function runAttempt(env: Env, message: DispatchMessage, now: () => 
       if (signal === "cancelled") abort.abort(new Error("cancelled"));
     })
     .catch(() => {});
-  const row = await getEventRow(env.DB, begin.context.event_id);
-  const result = row
-    ? await invokeHandler({ env, now, signal: abort.signal }, begin.context, eventFromRow(row))
+  const event = await loadEvent(env, begin.context.event_id, begin.context.batch_event_ids ?? null);
+  const result = event
+    ? await invokeHandler({ env, now, signal: abort.signal }, begin.context, event)
     : ({ kind: "invalid", error: `event ${begin.context.event_id} not found` } as const);
   const timing = { started_at: begin.started_at, completed_at: now() };
   let opened: { opened: boolean; error: string | null } | undefined;

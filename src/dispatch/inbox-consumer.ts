@@ -5,7 +5,7 @@
 import { inboxMessageSchema } from "../contracts/messages";
 import { loadCandidates, loadControls } from "../db/bindings-repo";
 import { eventFromRow, getEventRow, markRouted } from "../db/events-repo";
-import { dispatchIdOf } from "./dispatch-id";
+import { dispatchIdOf, stagesNeedEvent } from "./dispatch-id";
 import { matchBindings, targetOf } from "./matching";
 
 export async function routeEvent(env: Env, eventId: string, now: () => number): Promise<{ dispatches: string[] }> {
@@ -38,6 +38,7 @@ export async function routeEvent(env: Env, eventId: string, now: () => number): 
         spec: binding.spec,
         signing_secret: control?.signingSecret ?? "",
         paused: control?.paused ?? false,
+        ...(stagesNeedEvent(binding.spec) ? { event } : {}),
       });
     }),
   );

@@ -5,9 +5,9 @@
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { BindingVersionRow } from "../db/bindings-repo";
 import { loadControls } from "../db/bindings-repo";
-import type { EventRow } from "../db/events-repo";
+import { type EventRow, eventFromRow } from "../db/events-repo";
 import { uuidv7 } from "../lib/ids";
-import { dispatchIdOf } from "./dispatch-id";
+import { dispatchIdOf, stagesNeedEvent } from "./dispatch-id";
 
 export interface ReplayTarget {
   binding_key: string;
@@ -38,6 +38,7 @@ export async function replayTo(
 ): Promise<ReplayTarget> {
   const control = (await loadControls(env.DB, [version.id])).get(version.id);
   const stub = env.BINDING_GATE.getByName(version.bindingKey);
+  const spec = JSON.parse(version.spec) as BindingSpec;
   await stub.admit({
     dispatch_id: dispatchIdOf(version.bindingKey, event.id, `r${uuidv7()}`),
     binding_key: version.bindingKey,
@@ -47,11 +48,12 @@ export async function replayTo(
     trace_id: event.traceId,
     tenant_id: event.tenantId,
     replay_of_event_id: event.id,
-    spec: JSON.parse(version.spec) as BindingSpec,
+    spec,
     signing_secret: control?.signingSecret ?? "",
     paused: control?.paused ?? false,
     ...(options.retry ? {} : { max_attempts: 1 }),
     dlq_id: options.dlqId ?? null,
+    ...(stagesNeedEvent(spec) ? { event: eventFromRow(event) } : {}),
   });
   return { binding_key: version.bindingKey, event_id: event.id, replay_of_event_id: event.id };
 }

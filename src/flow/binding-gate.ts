@@ -17,6 +17,8 @@ import { type DispatchIdentity, DispatchLog, type Item } from "../dispatch/dispa
 import { classifyError } from "../dispatch/error-class";
 import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import type { AttemptContext } from "../handlers/envelope";
+import { FlowControl, type FlowDecision, type FlowEffects, type FlowOutcome } from "./flow-control";
+import { FLOW_SCHEMA, SqlFlowStore } from "./sql-flow-store";
 
 export interface AdmitRequest {
   dispatch_id: string;
@@ -34,6 +36,8 @@ export interface AdmitRequest {
   max_attempts?: number;
   /** A DLQ replay resolves this entry when it succeeds. */
   dlq_id?: string | null;
+  /** The event JSON, needed when stages evaluate CEL (flow-control keys). */
+  event?: unknown;
 }
 
 export type BeginAttempt =
@@ -58,11 +62,13 @@ type GateRow = {
   cancel_requested: number;
   /** Set on DLQ replays: a success resolves that DLQ entry. */
   dlq_id: string | null;
-  /** Why a `held` dispatch waits: `paused` (binding paused), `circuit` (destination open, hold mode). */
+  /** Why a `held` dispatch waits: `paused`, `circuit` (destination open, hold mode), `flow` (a flow-control wait). */
   held_reason: string | null;
+  /** A batch leader's member event ids (JSON array, leader first). */
+  batch_event_ids: string | null;
 };
 
-type TimerKind = "attempt" | "lease" | "retention" | "flush";
+type TimerKind = "attempt" | "lease" | "retention" | "flush" | "flow";
 
 /** Extra time past the handler timeout before an unreported attempt is declared lost. */
 const LEASE_GRACE_MS = 30_000;
@@ -123,6 +129,8 @@ const GATE_SCHEMA = [
   `ALTER TABLE gate_dispatches ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE gate_dispatches ADD COLUMN dlq_id TEXT;`,
   `ALTER TABLE gate_dispatches ADD COLUMN held_reason TEXT;`,
+  `ALTER TABLE gate_dispatches ADD COLUMN batch_event_ids TEXT;
+   ${FLOW_SCHEMA}`,
 ];
 
 export class BindingGate extends DurableObject<Env> {
@@ -333,6 +341,15 @@ export class BindingGate extends DurableObject<Env> {
       this.clearTimer(kind, dispatchId, attempt);
       return;
     }
+    if (kind === "flow") {
+      this.clearTimer("flow", dispatchId, 0);
+      const flow = this.flow();
+      if (flow) {
+        this.applyFlow(row, flow.onTimer(dispatchId, now), now);
+        await this.sendReady(now);
+      }
+      return;
+    }
     if (kind === "attempt") {
       // Retry wait over (or an unconfirmed send): hand the attempt to the dispatch queue.
       if (row.attempt_running === 0 && row.attempt === attempt - 1) await this.sendAttempt(row, attempt, now);
@@ -353,6 +370,7 @@ export class BindingGate extends DurableObject<Env> {
           },
           { started_at: row.attempt_started_at ?? now, completed_at: now },
         );
+        await this.sendReady(now);
       }
     }
   }
@@ -410,6 +428,7 @@ export class BindingGate extends DurableObject<Env> {
       cancel_requested: 0,
       dlq_id: req.dlq_id ?? null,
       held_reason: null,
+      batch_event_ids: null,
     };
     if (!existing) {
       this.sql.exec(
@@ -428,19 +447,30 @@ export class BindingGate extends DurableObject<Env> {
       );
       this.enqueue(this.log.created(this.identity(row), now));
     }
-    const status = this.runStages(row, now);
-    if (status === "admitted") await this.sendAttempt(row, 1, now);
+    const status = this.runStages(row, now, req.event ?? null);
+    await this.sendReady(now);
     await this.settle();
     return { status, created: !existing };
   }
 
   /**
-   * The stages of SPEC 6 steps 2–5, synchronous on DO storage. Later stages (predicate, autonomy,
-   * flow control) plug in here and return the status they leave the dispatch in.
+   * The stages of SPEC 6 steps 2–5, synchronous on DO storage: cancel check → (predicate →
+   * autonomy) → flow control → pause → admitted. Returns the status they leave the dispatch in;
+   * dispatches that became ready are queued in `ready` for `sendReady`.
    */
-  private runStages(row: GateRow, now: number): DispatchStatus {
-    const identity = this.identity(row);
+  private runStages(row: GateRow, now: number, event: unknown): DispatchStatus {
     if (row.cancel_requested === 1) return this.cancelNow(row, cancelError.beforeAttempt(row.attempt + 1), now);
+    const flow = this.flow();
+    if (flow) {
+      const decision = flow.admit({ dispatchId: row.dispatch_id, eventId: row.event_id, event, now });
+      return this.applyFlow(row, decision, now);
+    }
+    return this.afterFlow(row, now);
+  }
+
+  /** Past flow control: held while the binding is paused, else ready for attempt 1. */
+  private afterFlow(row: GateRow, now: number): DispatchStatus {
+    const identity = this.identity(row);
     if (this.meta("paused") === "1") {
       this.enqueue(this.log.status(identity, "held", now, { held: true, reason: "binding paused" }));
       this.update(row.dispatch_id, { status: "held", held_reason: "paused" }, now);
@@ -448,7 +478,104 @@ export class BindingGate extends DurableObject<Env> {
     }
     this.enqueue(this.log.status(identity, "admitted", now));
     this.update(row.dispatch_id, { status: "admitted", held_reason: null }, now);
+    this.ready.push(row.dispatch_id);
     return "admitted";
+  }
+
+  /** Dispatches admitted during a synchronous section, whose attempt 1 is sent right after it. */
+  private ready: string[] = [];
+
+  private async sendReady(now: number): Promise<void> {
+    const ids = this.ready;
+    this.ready = [];
+    for (const id of ids) {
+      const row = this.row(id);
+      if (row && row.status === "admitted" && row.attempt === 0) await this.sendAttempt(row, 1, now);
+    }
+  }
+
+  // ---- flow control (SPEC 9) ---------------------------------------------------------------
+
+  private flowControl: FlowControl | null | undefined;
+
+  /** The binding's flow-control engine over this object's storage, or null without flow_control. */
+  private flow(): FlowControl | null {
+    if (this.flowControl === undefined) {
+      const spec = this.meta("spec") ? this.spec() : null;
+      this.flowControl = spec?.flow_control
+        ? new FlowControl({
+            bindingKey: this.meta("binding_key") ?? "",
+            flow: spec.flow_control,
+            store: new SqlFlowStore(this.sql),
+          })
+        : null;
+    }
+    return this.flowControl;
+  }
+
+  /** Applies a flow decision: other dispatches it moved, its audit records, then the caller's outcome. */
+  private applyFlow(row: GateRow, decision: FlowDecision, now: number): DispatchStatus {
+    this.applyFlowEffects(decision, now);
+    return this.applyFlowOutcome(row, decision, now);
+  }
+
+  private applyFlowEffects(effects: FlowEffects, now: number): void {
+    for (const transition of effects.others) {
+      const other = this.row(transition.dispatch_id);
+      if (other && !isTerminal(other.status)) this.applyFlowOutcome(other, transition.outcome, now);
+    }
+    for (const entry of effects.audit) {
+      const subject = this.row(entry.dispatch_id);
+      if (!subject) continue;
+      this.enqueue(
+        this.log.audit(
+          this.identity(subject),
+          `${entry.topic}:${entry.kind}:${crypto.randomUUID()}`,
+          entry.topic,
+          entry.kind,
+          entry.payload,
+          now,
+        ),
+      );
+    }
+  }
+
+  private applyFlowOutcome(row: GateRow, outcome: FlowOutcome, now: number): DispatchStatus {
+    switch (outcome.kind) {
+      case "admit": {
+        this.clearTimer("flow", row.dispatch_id, 0);
+        if (outcome.batch) {
+          const ids = JSON.stringify(outcome.batch.members.map((m) => m.event_id));
+          this.update(row.dispatch_id, { batch_event_ids: ids }, now);
+        }
+        return this.afterFlow(row, now);
+      }
+      case "skip": {
+        this.clearTimer("flow", row.dispatch_id, 0);
+        const detail = {
+          skipped: true,
+          flow_control: outcome.reason,
+          ...(outcome.error ? { error: outcome.error } : {}),
+        };
+        this.update(row.dispatch_id, { status: "skipped", held_reason: null, terminal_at: now }, now);
+        this.enqueue(this.log.skipped(this.identity(row), "flow_control", detail, now));
+        this.afterTerminal(row, now);
+        return "skipped";
+      }
+      case "wait": {
+        if (outcome.until !== null) this.setTimer("flow", row.dispatch_id, 0, outcome.until);
+        else this.clearTimer("flow", row.dispatch_id, 0);
+        if (row.status !== "held" || row.held_reason !== "flow") {
+          const detail = { held: true, flow_control: outcome.primitive, gate: outcome.gate, until: outcome.eta };
+          this.update(row.dispatch_id, { status: "held", held_reason: "flow" }, now);
+          this.enqueue(this.log.status(this.identity(row), "held", now, detail));
+        }
+        return "held";
+      }
+      case "none":
+        this.clearTimer("flow", row.dispatch_id, 0);
+        return row.status;
+    }
   }
 
   /**
@@ -466,6 +593,7 @@ export class BindingGate extends DurableObject<Env> {
     const now = Date.now();
     if (row.cancel_requested === 1) {
       const status = this.cancelNow(row, cancelError.beforeAttempt(attempt), now);
+      await this.sendReady(now);
       await this.settle();
       return { proceed: false, reason: "terminal", status };
     }
@@ -493,6 +621,7 @@ export class BindingGate extends DurableObject<Env> {
         binding_version: Number(this.meta("binding_version") ?? 0),
         allow_cleartext: spec.allow_cleartext,
         dispatch_priority: spec.dispatch_priority,
+        batch_event_ids: row.batch_event_ids ? (JSON.parse(row.batch_event_ids) as string[]) : null,
       },
     };
   }
@@ -509,6 +638,7 @@ export class BindingGate extends DurableObject<Env> {
     if (!row) return { status: "failed" };
     if (row.attempt !== attempt || row.attempt_running !== 1) return { status: row.status };
     const status = this.finishAttempt(row, attempt, result, timing, circuit?.opened ? circuit.error : null);
+    await this.sendReady(Date.now());
     await this.settle();
     return { status };
   }
@@ -548,7 +678,7 @@ export class BindingGate extends DurableObject<Env> {
     }
     const status: DispatchStatus = decision.kind;
     this.update(row.dispatch_id, { status, attempt_running: 0, terminal_at: now }, now);
-    this.setTimer("retention", "_", 0, now + 86_400_000, false);
+    this.afterTerminal(row, now);
     return status;
   }
 
@@ -592,6 +722,7 @@ export class BindingGate extends DurableObject<Env> {
       this.log.deadLettered(this.identity(row), row.attempt, refusal.error, errorClass, "circuit_open", now, null),
     );
     this.afterTerminal(row, now);
+    await this.sendReady(now);
     await this.settle();
     return { action: "dlq" };
   }
@@ -599,7 +730,7 @@ export class BindingGate extends DurableObject<Env> {
   /** The Destination lets a parked dispatch run again: re-send the attempt it was refused. */
   async releaseParked(dispatchId: string, attempt: number): Promise<{ released: boolean }> {
     const row = this.row(dispatchId);
-    if (!row || row.status !== "held" || row.held_reason !== "circuit" || row.attempt !== attempt - 1) {
+    if (row?.status !== "held" || row.held_reason !== "circuit" || row.attempt !== attempt - 1) {
       return { released: false };
     }
     const now = Date.now();
@@ -622,7 +753,7 @@ export class BindingGate extends DurableObject<Env> {
       now,
     );
     this.enqueue(this.log.cancelled(this.identity(row), row.attempt, error, now));
-    this.setTimer("retention", "_", 0, now + 86_400_000, false);
+    this.afterTerminal(row, now);
     return "cancelled";
   }
 
@@ -648,6 +779,7 @@ export class BindingGate extends DurableObject<Env> {
       const error =
         row.status === "retry_scheduled" ? cancelError.retryWait : cancelError.beforeAttempt(row.attempt + 1);
       answer = { state: "cancelled", status: this.cancelNow(row, error, now) as "cancelled" };
+      await this.sendReady(now);
     }
     await this.settle();
     return answer;
@@ -694,8 +826,11 @@ export class BindingGate extends DurableObject<Env> {
   }
 
   /** Bookkeeping every terminal transition shares. */
-  private afterTerminal(_row: GateRow, now: number): void {
+  private afterTerminal(row: GateRow, now: number): void {
     this.setTimer("retention", "_", 0, now + 86_400_000, false);
+    // Leases and waits end with the dispatch (and while it waits); freed slots admit the next waiters.
+    const flow = this.flow();
+    if (flow) this.applyFlowEffects(flow.release(row.dispatch_id, now), now);
   }
 
   private liveCount(): number {
@@ -718,9 +853,9 @@ export class BindingGate extends DurableObject<Env> {
       )
       .toArray();
     const now = Date.now();
-    for (const row of held) {
-      if (this.runStages(row, now) === "admitted") await this.sendAttempt(row, 1, now);
-    }
+    // Held dispatches already passed flow control (pause comes after it), so they only need releasing.
+    for (const row of held) this.afterFlow(row, now);
+    await this.sendReady(now);
     await this.settle();
     return { released: held.length };
   }
@@ -748,8 +883,14 @@ export class BindingGate extends DurableObject<Env> {
     return { status: row.status };
   }
 
-  /** Gate state for `/v1/stats`. */
-  async snapshot(): Promise<{ in_flight: number; scheduled_retries: number; held: number; paused: boolean }> {
+  /** Gate state for `/v1/stats`: dispatch counts plus every flow-control gate in use. */
+  async snapshot(): Promise<{
+    in_flight: number;
+    scheduled_retries: number;
+    held: number;
+    paused: boolean;
+    gates: ReturnType<FlowControl["snapshot"]>["gates"];
+  }> {
     const count = (where: string) =>
       this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM gate_dispatches WHERE ${where}`).toArray()[0]?.n ?? 0;
     return {
@@ -757,6 +898,7 @@ export class BindingGate extends DurableObject<Env> {
       scheduled_retries: count("status = 'retry_scheduled'"),
       held: count("status = 'held'"),
       paused: this.meta("paused") === "1",
+      gates: this.flow()?.snapshot(Date.now()).gates ?? [],
     };
   }
 }

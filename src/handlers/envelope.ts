@@ -19,6 +19,8 @@ export interface AttemptContext {
   allow_cleartext: boolean;
   /** Default priority of worker:// jobs (SPEC 12.3). */
   dispatch_priority: "high" | "normal" | "low";
+  /** A batch leader's member events (ids, leader first): the runner attaches them as `event.batch`. */
+  batch_event_ids?: string[] | null;
 }
 
 export function dispatchEnvelope(ctx: AttemptContext, event: TriggerEvent) {

@@ -5,10 +5,14 @@
 import type { InboxMessage } from "../contracts/messages";
 import { type AcceptOutcome, acceptEvent, type NewEvent } from "../db/events-repo";
 import { AppError } from "../lib/errors";
+import { API_SOURCE, countIntake } from "../observability/intake-counters";
 
 export async function acceptAndEnqueue(env: Env, input: NewEvent, now: number): Promise<AcceptOutcome> {
   const outcome = await acceptEvent(env.DB, input, now);
-  if (outcome.status === "duplicate") return outcome;
+  if (outcome.status === "duplicate") {
+    await countIntake(env.DB, { source: input.source ?? API_SOURCE, outcome: "duplicate", reason: "" }, now);
+    return outcome;
+  }
   try {
     const message: InboxMessage = { v: 1, event_id: outcome.event_id };
     await env.INBOX_QUEUE.send(message, { contentType: "json" });

@@ -12,6 +12,7 @@ import { acceptAndEnqueue } from "../../intake/enqueue";
 import { AppError, notFound } from "../../lib/errors";
 import { newEventId, newTraceId } from "../../lib/ids";
 import { iso } from "../../lib/time";
+import { API_SOURCE, countRejections } from "../../observability/intake-counters";
 import { TOPICS } from "../../observability/records";
 import type { AppEnv } from "../app";
 import { decodeCursor, limitSchema, page } from "../pagination";
@@ -79,6 +80,11 @@ async function publishOne(env: Env, input: PublishEvent, idempotencyKey: string 
 export function eventRoutes() {
   const app = new Hono<AppEnv>();
 
+  // Counts 4xx answers to a publish as intake rejections (SPEC 14 metrics).
+  app.post(
+    "/",
+    countRejections(() => API_SOURCE),
+  );
   app.post("/", async (c) => {
     const body = await readJson(c, publishBodySchema);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;

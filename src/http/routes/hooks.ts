@@ -19,6 +19,7 @@ import { type VerifyStyle, verifySignature } from "../../intake/signatures";
 import { AppError, notFound } from "../../lib/errors";
 import { bytesToBase64, newEventId, newTraceId } from "../../lib/ids";
 import { iso } from "../../lib/time";
+import { countRejections, intakeCounterIncrement } from "../../observability/intake-counters";
 import { insertRecord, TOPICS } from "../../observability/records";
 import type { AppEnv } from "../app";
 import { readBodyBytes } from "../validate";
@@ -31,6 +32,11 @@ export const RAW_BODY_KEEP_BYTES = 512 * 1024;
 
 export function hookRoutes() {
   const app = new Hono<AppEnv>();
+  // Unknown sources are not counted (unbounded names); signature rejections count with their audit record.
+  app.use(
+    "/:source",
+    countRejections((c) => c.req.param("source") ?? "", ["not_found", "signature_invalid"]),
+  );
   app.post("/:source", async (c) => {
     const name = c.req.param("source");
     if (!sourceNameRegex.test(name)) throw notFound(`source '${name}'`);
@@ -55,14 +61,18 @@ export function hookRoutes() {
     );
     if (!verdict.ok) {
       const at = iso(now);
-      await insertRecord(drizzle(c.env.DB), {
-        key: `sigreject:${name}:${crypto.randomUUID()}`,
-        topic: TOPICS.signature,
-        kind: "signature_rejected",
-        tenant_id: source.tenantId,
-        payload: { source: name, style, reason: verdict.reason, message: verdict.message },
-        at,
-      });
+      const db = drizzle(c.env.DB);
+      await db.batch([
+        insertRecord(db, {
+          key: `sigreject:${name}:${crypto.randomUUID()}`,
+          topic: TOPICS.signature,
+          kind: "signature_rejected",
+          tenant_id: source.tenantId,
+          payload: { source: name, style, reason: verdict.reason, message: verdict.message },
+          at,
+        }),
+        intakeCounterIncrement(db, { source: name, outcome: "rejected", reason: "signature_invalid" }, now),
+      ]);
       throw new AppError("signature_invalid", `signature verification failed: ${verdict.message}`, {
         reason: verdict.reason,
       });
