@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boots `npm start` and the demo handler on spare ports with fresh state, waits for /healthz, runs
-# the README walkthrough against them, then stops both. Proves the two-command start works.
+# the README walkthrough against them, checks the live /metrics with promtool, then stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${SMOKE_PORT:-8799}"
@@ -24,6 +24,7 @@ for _ in $(seq 1 120); do
     SY="http://127.0.0.1:$port" HANDLER="http://127.0.0.1:$hport" bash scripts/walkthrough.sh >"$log.walk" 2>&1 || {
       cat "$log.walk" >&2; echo "--- server log" >&2; tail -50 "$log" >&2; exit 1; }
     tail -1 "$log.walk"
+    bash scripts/check-metrics.sh "http://127.0.0.1:$port/metrics"
     exit 0
   fi
   sleep 1
