@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { compileCel } from "../lib/cel";
 import { boundedDuration, durationSchema } from "./duration";
 import { handlerUriSchema } from "./handler-uri";
 import { issuesToProblems, type Problem, problemErrorMap } from "./problems";
@@ -43,10 +44,18 @@ const nonNegativeInt = z.number().int().min(0);
 const positiveInt = z.number().int().min(1);
 const nonNegativeUsd = z.number().min(0);
 const positiveDuration = boundedDuration({ min: 1 });
+/** A CEL expression (predicate or flow-control key); compile errors are reported with their position. */
 const celExpression = z
   .string()
   .max(8192, { error: "expression must be at most 8192 characters" })
-  .refine((s) => s.trim() !== "", { error: "expression cannot be empty" });
+  .refine((s) => s.trim() !== "", { error: "expression cannot be empty" })
+  .superRefine((source, ctx) => {
+    if (source.trim() === "") return;
+    const compiled = compileCel(source);
+    if (compiled.ok) return;
+    const at = compiled.position ? ` (line ${compiled.position.line}, column ${compiled.position.column})` : "";
+    ctx.addIssue({ code: "custom", message: `invalid CEL expression${at}: ${compiled.error}` });
+  });
 
 const whenClassifierSchema = z.strictObject({
   classifier: handlerUriSchema,

@@ -156,7 +156,7 @@ describe("PUT /v1/bindings/:id validation (SPEC 5.1)", () => {
     ["exponential cap below base", { ...valid, retry: { policy: { exponential: { base_ms: 10, cap_ms: 1 } } } }],
     [
       "priority with an empty order",
-      { ...valid, flow_control: { concurrency: { max: 1 }, priority: { key: "k", order: [] } } },
+      { ...valid, flow_control: { concurrency: { max: 1 }, priority: { key: "event.payload.k", order: [] } } },
     ],
   ])("%s → 400, never 500", async (_name, body) => {
     const problems = await rejected(body);

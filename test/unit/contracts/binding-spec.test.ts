@@ -297,7 +297,10 @@ describe("problems", () => {
     ],
     [
       "batch combined with debounce",
-      { ...base, flow_control: { batch: { size: 2, timeout: 100 }, debounce: { key: "k", period: 100 } } },
+      {
+        ...base,
+        flow_control: { batch: { size: 2, timeout: 100 }, debounce: { key: "event.payload.k", period: 100 } },
+      },
       [{ path: "flow_control.batch", message: "batch cannot be combined with other flow-control primitives" }],
     ],
     [
@@ -307,7 +310,7 @@ describe("problems", () => {
     ],
     [
       "priority without concurrency",
-      { ...base, flow_control: { priority: { key: "k", order: ["a"] } } },
+      { ...base, flow_control: { priority: { key: "event.payload.k", order: ["a"] } } },
       [{ path: "flow_control.priority", message: "priority requires concurrency" }],
     ],
     [
@@ -320,7 +323,7 @@ describe("problems", () => {
           throttle: { period: "1m" },
           singleton: { key: "" },
           concurrency: { max: 0, limit: 2 },
-          priority: { key: "k", order: [] },
+          priority: { key: "event.payload.k", order: [] },
         },
       },
       [
@@ -338,7 +341,11 @@ describe("problems", () => {
       "cross-field rules reported alongside field problems",
       {
         ...base,
-        flow_control: { batch: { size: 0, timeout: "x" }, priority: { key: "k", order: [] }, unknown_primitive: {} },
+        flow_control: {
+          batch: { size: 0, timeout: "x" },
+          priority: { key: "event.payload.k", order: [] },
+          unknown_primitive: {},
+        },
       },
       [
         { path: "flow_control.batch.size", message: "must be at least 1" },
@@ -420,7 +427,7 @@ describe("problems", () => {
       provider: "Bad Provider",
       handler: "worker://",
       retry: { max_attempts: 500, policy: { linear: { delay_ms: "x" } } },
-      flow_control: { priority: { key: "k", order: ["a"] } },
+      flow_control: { priority: { key: "event.payload.k", order: ["a"] } },
       circuit: { mode: "x" },
       tenant_id: "!",
       extra: 1,
@@ -503,5 +510,34 @@ describe("identifiers", () => {
   it("formatBindingKey round-trips", () => {
     expect(formatBindingKey("triage", 3)).toBe("triage@v3");
     expect(parseBindingKey(formatBindingKey("a.b-c", 42))).toEqual({ id: "a.b-c", version: 42 });
+  });
+});
+
+describe("CEL expressions are compiled at validation", () => {
+  const base = { provider: "github", handler: "https://example.com/h" };
+
+  it("accepts valid predicates and keys", () => {
+    const result = validateBindingSpec({
+      ...base,
+      when: 'event.kind == "issues.opened" && event.payload.issue.number > 0.0',
+      flow_control: { rate_limit: { key: "event.payload.customer", period: "1m", max: 5 } },
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  it("rejects a predicate that does not compile, with its position", () => {
+    const result = validateBindingSpec({ ...base, when: "event.kind ==" });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]?.path).toBe("when");
+    expect(result.problems[0]?.message).toMatch(/^invalid CEL expression \(line 1, column \d+\): /);
+  });
+
+  it("rejects a flow-control key that does not compile", () => {
+    const result = validateBindingSpec({ ...base, flow_control: { singleton: { key: "event.payload.(" } } });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((p) => p.path)).toEqual(["flow_control.singleton.key"]);
   });
 });
