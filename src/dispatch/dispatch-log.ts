@@ -59,13 +59,22 @@ function graphNodeKind(handlerKind: string): string {
   return handlerKind === "a2a" ? "a2a_hop" : handlerKind === "worker" ? "worker_enqueue" : "dispatch";
 }
 
-/** Graph node ids of SPEC 14. */
+/**
+ * The event part of a node id: the event id, plus the replay tag for a replay, whose nodes would
+ * otherwise overwrite the original dispatch's (a replay keeps the event and trace id).
+ */
+function subject(d: DispatchIdentity): string {
+  const tag = d.dispatch_id.split("|")[2];
+  return tag ? `${d.event_id}~${tag}` : d.event_id;
+}
+
+/** Graph node ids of SPEC 14 (replays: `<event_id>~<replay tag>`). */
 export const graphIds = {
   trigger: (eventId: string) => `trigger:${eventId}`,
   dispatch: (d: DispatchIdentity, attempt: number) =>
-    `${d.handler_kind === "a2a" ? "a2a:" : ""}dispatch:${d.binding_key}:${d.event_id}:${attempt}`,
-  retry: (d: DispatchIdentity, attempt: number) => `retry:${d.binding_key}:${d.event_id}:${attempt}`,
-  dlq: (d: DispatchIdentity) => `dlq:${d.binding_key}:${d.event_id}`,
+    `${d.handler_kind === "a2a" ? "a2a:" : ""}dispatch:${d.binding_key}:${subject(d)}:${attempt}`,
+  retry: (d: DispatchIdentity, attempt: number) => `retry:${d.binding_key}:${subject(d)}:${attempt}`,
+  dlq: (d: DispatchIdentity) => `dlq:${d.binding_key}:${subject(d)}`,
 };
 
 export class DispatchLog {
@@ -276,7 +285,7 @@ export class DispatchLog {
           this.node(
             d,
             `dispatch:${attempt}:done`,
-            { id: nodeId, kind: "dispatch", status: "succeeded", outcome: "succeeded" },
+            { id: nodeId, kind: graphNodeKind(d.handler_kind), status: "succeeded", outcome: "succeeded" },
             at,
           ),
           ...this.resolveReplayedDlq(d, at),
@@ -291,7 +300,7 @@ export class DispatchLog {
           this.node(
             d,
             `dispatch:${attempt}:done`,
-            { id: nodeId, kind: "dispatch", status: "waiting", outcome: "waiting" },
+            { id: nodeId, kind: graphNodeKind(d.handler_kind), status: "waiting", outcome: "waiting" },
             at,
           ),
         );
@@ -306,7 +315,7 @@ export class DispatchLog {
           this.node(
             d,
             `dispatch:${attempt}:done`,
-            { id: nodeId, kind: "dispatch", status: "failed", outcome: "failed" },
+            { id: nodeId, kind: graphNodeKind(d.handler_kind), status: "failed", outcome: "failed" },
             at,
           ),
         );
@@ -333,7 +342,7 @@ export class DispatchLog {
           this.node(
             d,
             `dispatch:${attempt}:done`,
-            { id: nodeId, kind: "dispatch", status: "failed", outcome: "retry" },
+            { id: nodeId, kind: graphNodeKind(d.handler_kind), status: "failed", outcome: "retry" },
             at,
           ),
           this.node(
@@ -360,7 +369,7 @@ export class DispatchLog {
           this.node(
             d,
             `dispatch:${attempt}:done`,
-            { id: nodeId, kind: "dispatch", status: "failed", outcome: "dlq" },
+            { id: nodeId, kind: graphNodeKind(d.handler_kind), status: "failed", outcome: "dlq" },
             at,
           ),
           ...this.deadLettered(

@@ -8,6 +8,7 @@
  * kept. None of the tables read here is purged; `records` is (retention), which is why these
  * queries avoid it: a count that drops when retention deletes rows would read as a counter reset.
  */
+import { knownDestinations } from "../circuit/known-destinations";
 import { TERMINAL_STATUSES } from "../contracts/dispatch";
 import { API_SOURCE } from "./intake-counters";
 import type { HistogramSeries, MetricFamily, Sample } from "./prometheus";
@@ -167,13 +168,19 @@ export function buildMetricFamilies(s: MetricsSnapshot): MetricFamily[] {
 }
 
 /**
- * Circuit breaker transitions by (destination, state entered). PLACEHOLDER: the circuit breaker
- * (src/circuit/, in progress) keeps cumulative per-destination counters in each Destination DO
- * (`stats().transitions_total`); until it is wired in, this reports none and the family is declared
- * with no samples, so dashboards and alerts can be written against it now.
+ * Circuit transitions per destination and target state, summed from each Destination object's
+ * lifetime counters (durable, never pruned). Destinations are those of live binding versions.
  */
-export async function circuitTransitionCounts(_env: Env): Promise<CircuitTransitionRow[]> {
-  return [];
+export async function circuitTransitionCounts(env: Env): Promise<CircuitTransitionRow[]> {
+  const destinations = await knownDestinations(env.DB);
+  const stats = await Promise.all(destinations.map((d) => env.DESTINATION.getByName(d).stats()));
+  const rows: CircuitTransitionRow[] = [];
+  stats.forEach((s, i) => {
+    const byTarget = new Map<string, number>();
+    for (const t of s.transitions_total) byTarget.set(t.to, (byTarget.get(t.to) ?? 0) + t.count);
+    for (const [to, n] of byTarget) rows.push({ destination: destinations[i] ?? "", to, n });
+  });
+  return rows;
 }
 
 /**

@@ -43,6 +43,8 @@ describe("destination circuit", () => {
     expect(item).toMatchObject({ state: "open", failures: 2 });
     expect(item.opened_at).toBeTruthy();
     expect(item.next_probe_at).toBeTruthy();
+    const metrics = await api("GET", "/metrics");
+    expect(metrics.body).toContain(`switchyard_circuit_transitions_total{destination="${dest}",to="open"} 1`);
   });
 
   it("hold mode parks dispatches while open and releases each once after a successful probe", async () => {
