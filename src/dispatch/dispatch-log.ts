@@ -466,7 +466,11 @@ export class DispatchLog {
     const at = iso(now);
     const outcome = outcomeOf(d, "cancelled", attemptCount, null, error);
     const items: Item[] = [
-      this.setStatus(d, { status: "cancelled", error, attemptCount, nextAttemptAt: null, terminalAt: at }, at),
+      this.setStatus(
+        d,
+        { status: "cancelled", result: null, error, attemptCount, nextAttemptAt: null, terminalAt: at },
+        at,
+      ),
       this.rec(d, "cancel_applied", TOPICS.cancel, "cancel_applied", outcome, at),
       this.rec(d, "DispatchCancelled", TOPICS.lifecycle, "DispatchCancelled", outcome, at),
     ];

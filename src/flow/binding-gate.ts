@@ -331,6 +331,17 @@ export class BindingGate extends DurableObject<Env> {
         "DELETE FROM gate_dispatches WHERE terminal_at IS NOT NULL AND terminal_at < ?",
         now - RETENTION_MS,
       );
+      // Flow-control hygiene: expired sliding-log entries of every gate (idle keys are never pruned
+      // otherwise), and leases/waits left by dispatches this gate no longer holds as live.
+      const flow = this.flow();
+      if (flow) {
+        const isLive = (id: string) => {
+          const live = this.row(id);
+          return live !== null && !isTerminal(live.status);
+        };
+        this.applyFlowEffects(flow.sweep(now, isLive), now);
+        await this.sendReady(now);
+      }
       if (this.sql.exec("SELECT 1 FROM gate_dispatches WHERE terminal_at IS NOT NULL LIMIT 1").toArray().length > 0) {
         this.setTimer("retention", "_", 0, now + 86_400_000);
       }
@@ -476,7 +487,8 @@ export class BindingGate extends DurableObject<Env> {
       this.update(row.dispatch_id, { status: "held", held_reason: "paused" }, now);
       return "held";
     }
-    this.enqueue(this.log.status(identity, "admitted", now));
+    // Leaving a hold: drop the `{held: true, …}` detail so the admitted dispatch shows no stale result.
+    this.enqueue(this.log.status(identity, "admitted", now, row.status === "held" ? null : undefined));
     this.update(row.dispatch_id, { status: "admitted", held_reason: null }, now);
     this.ready.push(row.dispatch_id);
     return "admitted";
@@ -501,8 +513,11 @@ export class BindingGate extends DurableObject<Env> {
   /** The binding's flow-control engine over this object's storage, or null without flow_control. */
   private flow(): FlowControl | null {
     if (this.flowControl === undefined) {
-      const spec = this.meta("spec") ? this.spec() : null;
-      this.flowControl = spec?.flow_control
+      // Before the first admit stores the spec (e.g. a /v1/stats snapshot of an unused gate) there is
+      // nothing to decide yet: answer null without caching it, or flow control would stay off.
+      if (!this.meta("spec")) return null;
+      const spec = this.spec();
+      this.flowControl = spec.flow_control
         ? new FlowControl({
             bindingKey: this.meta("binding_key") ?? "",
             flow: spec.flow_control,
@@ -736,7 +751,7 @@ export class BindingGate extends DurableObject<Env> {
     const now = Date.now();
     const status = attempt === 1 ? "admitted" : "retry_scheduled";
     this.update(dispatchId, { status, held_reason: null }, now);
-    this.enqueue(this.log.status(this.identity(row), status, now));
+    this.enqueue(this.log.status(this.identity(row), status, now, null));
     await this.sendAttempt({ ...row, status }, attempt, now);
     await this.settle();
     return { released: true };

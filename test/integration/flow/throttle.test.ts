@@ -1,0 +1,98 @@
+/** SPEC 9.4 throttle (queue, FIFO): excess waits for a slot as a DO timer instead of being dropped. */
+import { describe, expect, it } from "vitest";
+import { waitForDispatch } from "../../support/api";
+import {
+  arrive,
+  auditEventually,
+  callsOf,
+  cancel,
+  dispatchIdOf,
+  flowBinding,
+  gateStats,
+  sleep,
+  TERMINAL,
+} from "./support";
+
+describe("throttle", () => {
+  it("delays the excess to the next free slot instead of dropping it, in arrival order", async () => {
+    const b = await flowBinding({ throttle: { period: "1s", max: 1 } }, { responses: [], otherwise: { status: 200 } });
+    const gate = `${b.bindingKey}:_global`;
+    const first = await arrive(b, { n: 1 });
+    const second = await arrive(b, { n: 2 }, ["held", "admitted", "running", ...TERMINAL]);
+    const third = await arrive(b, { n: 3 }, ["held", "admitted", "running", ...TERMINAL]);
+    expect(second.status).toBe("held");
+    expect(third.status).toBe("held");
+    expect(second.detail.result).toMatchObject({ held: true, flow_control: "throttle", gate });
+    expect(await gateStats(b.bindingKey, "throttle", gate)).toMatchObject({
+      limit: 1,
+      window: 1,
+      waiting: 2,
+      head: dispatchIdOf(b.bindingKey, second.event_id),
+    });
+
+    for (const e of [first, second, third]) {
+      expect(await waitForDispatch(b.bindingKey, e.event_id, TERMINAL)).toMatchObject({
+        status: "succeeded",
+        attempt_count: 1,
+      });
+    }
+    const calls = await callsOf(b.hook);
+    expect(calls.map((c) => c.event_id)).toEqual([first.event_id, second.event_id, third.event_id]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    expect((calls[2]?.at ?? 0) - (calls[1]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+
+    const audit = await auditEventually("throttle", gate, 5);
+    expect(audit.map((r) => [r.kind, r.event_id])).toEqual([
+      ["throttle_acquired", first.event_id],
+      ["throttle_wait", second.event_id],
+      ["throttle_wait", third.event_id],
+      ["throttle_acquired", second.event_id],
+      ["throttle_acquired", third.event_id],
+    ]);
+    expect(audit[3]?.payload.waited_ms).toBeGreaterThanOrEqual(800);
+  });
+
+  it("keys throttle per gate", async () => {
+    const b = await flowBinding(
+      { throttle: { key: "event.payload.account", period: "2s", max: 1 } },
+      { responses: [], otherwise: { status: 200 } },
+    );
+    const a = await arrive(b, { account: "a" }, TERMINAL);
+    const other = await arrive(b, { account: "b" }, TERMINAL);
+    expect(a.detail.status).toBe("succeeded");
+    expect(other.detail.status).toBe("succeeded");
+    const again = await arrive(b, { account: "a" });
+    expect(again.status).toBe("held");
+  });
+
+  it("cancelling a throttled waiter ends it at once and the next takes its place", async () => {
+    const b = await flowBinding(
+      { throttle: { period: "1500ms", max: 1 } },
+      { responses: [], otherwise: { status: 200 } },
+    );
+    const gate = `${b.bindingKey}:_global`;
+    const first = await arrive(b, { n: 1 });
+    const head = await arrive(b, { n: 2 }, ["held"]);
+    const next = await arrive(b, { n: 3 }, ["held"]);
+    const before = await gateStats(b.bindingKey, "throttle", gate);
+    expect(before).toMatchObject({ waiting: 2, head: dispatchIdOf(b.bindingKey, head.event_id) });
+
+    const res = await cancel(b.bindingKey, head.event_id);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: "cancelled",
+      attempt_count: 0,
+      error: "trigger cancel request cancelled dispatch before attempt 1",
+    });
+    const after = await gateStats(b.bindingKey, "throttle", gate);
+    expect(after).toMatchObject({ waiting: 1, head: dispatchIdOf(b.bindingKey, next.event_id) });
+    // The new head inherits the freed slot (the same time the cancelled head waited for).
+    expect(after?.due).toBe(before?.due);
+
+    expect((await waitForDispatch(b.bindingKey, next.event_id, TERMINAL)).status).toBe("succeeded");
+    await sleep(100);
+    const calls = await callsOf(b.hook);
+    expect(calls.map((c) => c.event_id)).toEqual([first.event_id, next.event_id]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_400);
+  });
+});
