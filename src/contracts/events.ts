@@ -44,19 +44,23 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-/** Any JSON value, depth-checked before zod's recursive JSON schema walks it. */
-const payloadSchema = z
-  .unknown()
-  .check((ctx) => {
-    if (nestsDeeperThan(ctx.value, MAX_PAYLOAD_DEPTH)) {
-      ctx.issues.push({
-        code: "custom",
-        message: `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
-        input: ctx.value,
-      });
-    }
-  })
-  .pipe(z.json());
+/** Any JSON value, depth-checked before zod's recursive JSON schema walks it (no stack overflow). */
+export function boundedJsonSchema(what: string) {
+  return z
+    .unknown()
+    .check((ctx) => {
+      if (nestsDeeperThan(ctx.value, MAX_PAYLOAD_DEPTH)) {
+        ctx.issues.push({
+          code: "custom",
+          message: `${what} nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+          input: ctx.value,
+        });
+      }
+    })
+    .pipe(z.json());
+}
+
+const payloadSchema = boundedJsonSchema("payload");
 
 const traceIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "trace_id must be 1–128 of [A-Za-z0-9._:-]");
 

@@ -1,6 +1,6 @@
 /** `worker://<queue>` job queues (SPEC 12.3, 19): the job as stored and served, and the pull API bodies. */
 import { z } from "zod";
-import { MAX_PAYLOAD_DEPTH, nestsDeeperThan, triggerEventSchema } from "./events";
+import { boundedJsonSchema, triggerEventSchema } from "./events";
 
 export const JOB_PRIORITIES = ["high", "normal", "low"] as const;
 export const jobPrioritySchema = z.enum(JOB_PRIORITIES);
@@ -46,19 +46,7 @@ export const claimRequestSchema = z.strictObject({
 });
 export type ClaimRequest = z.infer<typeof claimRequestSchema>;
 
-/** Any JSON value, depth-checked before zod's recursive JSON schema walks it. */
-const responseSchema = z
-  .unknown()
-  .check((ctx) => {
-    if (nestsDeeperThan(ctx.value, MAX_PAYLOAD_DEPTH)) {
-      ctx.issues.push({
-        code: "custom",
-        message: `response nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
-        input: ctx.value,
-      });
-    }
-  })
-  .pipe(z.json());
+const responseSchema = boundedJsonSchema("response");
 
 /**
  * `POST …/jobs/:job_id/ack`. `consumer_id` is optional (SPEC 19 names only `response`); when sent it

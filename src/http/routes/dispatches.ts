@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { parseBindingKey } from "../../contracts/binding-spec";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
+import { boundedJsonSchema } from "../../contracts/events";
 import { attemptsOf, attemptView, getDispatch, listDispatches, outcomeFromRow } from "../../db/dispatches-repo";
 import { dispatchIdOf } from "../../dispatch/dispatch-id";
 import { AppError, notFound } from "../../lib/errors";
@@ -17,7 +18,7 @@ const cancelBodySchema = z.strictObject({
 
 const completeBodySchema = z.strictObject({
   status: z.enum(["succeeded", "failed"]),
-  result: z.json().optional(),
+  result: boundedJsonSchema("result").optional(),
   error: z.string().max(4096).optional(),
 });
 

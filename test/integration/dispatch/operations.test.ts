@@ -103,6 +103,13 @@ describe("complete", () => {
     expect(again.status).toBe(409);
     const bad = await api("POST", `${path(b.bindingKey, event_id)}/complete`, { status: "maybe" });
     expect(bad.status).toBe(400);
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    const tooDeep = await api("POST", `${path(b.bindingKey, event_id)}/complete`, {
+      status: "succeeded",
+      result: deep,
+    });
+    expect(tooDeep.status).toBe(400);
     const lifecycle = await api(
       "GET",
       `/v1/records?topic=triggers.lifecycle&event_id=${event_id}&kind=DispatchSucceeded`,
