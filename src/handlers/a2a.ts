@@ -26,6 +26,7 @@ import {
 } from "./a2a-card";
 import { buildSendMessageRequest, mapSendMessageAnswer } from "./a2a-protocol";
 import { type AttemptContext, traceparent } from "./envelope";
+import { interruptedResult } from "./http-call";
 import { readBodyText } from "./http-response";
 import type { HandlerEnv } from "./invoke";
 import { checkOutboundTarget } from "./ssrf";
@@ -68,20 +69,7 @@ export async function runA2aAttempt(
 ): Promise<HandlerResult> {
   const deadline = AbortSignal.timeout(ctx.timeout_ms);
   const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
-  const interrupted = (): HandlerResult | null => {
-    if (deadline.aborted) {
-      return {
-        kind: "retryable",
-        error: `handler timed out after ${ctx.timeout_ms}ms`,
-        cause: { kind: "timeout" },
-        retry_after_ms: null,
-      };
-    }
-    if (signal?.aborted) {
-      return { kind: "retryable", error: "handler call aborted", cause: { kind: "other" }, retry_after_ms: null };
-    }
-    return null;
-  };
+  const interrupted = (): HandlerResult | null => interruptedResult(deadline, ctx.timeout_ms, signal);
 
   try {
     const discovered = await discoverAgentCard(deps, target, ctx.allow_cleartext, combined, ctx.timeout_ms);

@@ -9,6 +9,29 @@ import { classifyHttpResponse, readBodyText } from "./http-response";
 
 export type FetchLike = (request: Request) => Promise<Response>;
 
+/**
+ * The result of a call stopped by its per-attempt deadline (`handler timed out after <ms>ms`) or by
+ * an external abort such as a cancel request; null when neither fired. Shared by every handler kind.
+ */
+export function interruptedResult(
+  deadline: AbortSignal,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): HandlerResult | null {
+  if (deadline.aborted) {
+    return {
+      kind: "retryable",
+      error: `handler timed out after ${timeoutMs}ms`,
+      cause: { kind: "timeout" },
+      retry_after_ms: null,
+    };
+  }
+  if (signal?.aborted) {
+    return { kind: "retryable", error: "handler call aborted", cause: { kind: "other" }, retry_after_ms: null };
+  }
+  return null;
+}
+
 export async function postEnvelope(
   doFetch: FetchLike,
   url: string,
@@ -28,17 +51,8 @@ export async function postEnvelope(
     const text = await readBodyText(response);
     return classifyHttpResponse(response.status, response.headers, text, now());
   } catch (error) {
-    if (timeout.aborted) {
-      return {
-        kind: "retryable",
-        error: `handler timed out after ${ctx.timeout_ms}ms`,
-        cause: { kind: "timeout" },
-        retry_after_ms: null,
-      };
-    }
-    if (signal?.aborted) {
-      return { kind: "retryable", error: "handler call aborted", cause: { kind: "other" }, retry_after_ms: null };
-    }
+    const interrupted = interruptedResult(timeout, ctx.timeout_ms, signal);
+    if (interrupted) return interrupted;
     const message = error instanceof Error ? error.message : String(error);
     return { kind: "retryable", error: `network error: ${message}`, cause: { kind: "network" }, retry_after_ms: null };
   }
