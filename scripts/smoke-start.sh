@@ -25,6 +25,7 @@ for _ in $(seq 1 120); do
       cat "$log.walk" >&2; echo "--- server log" >&2; tail -50 "$log" >&2; exit 1; }
     tail -1 "$log.walk"
     bash scripts/check-metrics.sh "http://127.0.0.1:$port/metrics"
+    npx node scripts/check-openapi.mjs "http://127.0.0.1:$port/openapi.json"
     exit 0
   fi
   sleep 1

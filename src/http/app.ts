@@ -7,6 +7,7 @@ import { bindingRoutes } from "./routes/bindings";
 import { circuitRoutes } from "./routes/circuits";
 import { dispatchRoutes } from "./routes/dispatches";
 import { dlqRoutes } from "./routes/dlq";
+import { docsRoutes } from "./routes/docs";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { hookRoutes } from "./routes/hooks";
@@ -46,6 +47,7 @@ export function createApp() {
   app.notFound((c) => c.json(new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`).toBody(), 404));
 
   app.route("/", healthRoutes());
+  app.route("/", docsRoutes());
   app.route("/hooks", hookRoutes());
   app.route("/metrics", metricsRoutes());
   app.use("/v1/*", requireAdmin());

@@ -58,7 +58,8 @@ async function bindingView(env: Env, id: string) {
   };
 }
 
-const applySchema = z.strictObject({ bindings: z.array(z.unknown()).max(1000) });
+/** `POST /v1/bindings:apply` body; each entry is then checked as `{id, …spec}`. */
+export const applySchema = z.strictObject({ bindings: z.array(z.unknown()).max(1000) });
 
 /** `bindings[i]` + a spec problem path, in the manifest's own notation. */
 const entryPath = (i: number, path: string) => (path === "" ? `bindings[${i}]` : `bindings[${i}].${path}`);
@@ -66,6 +67,8 @@ const entryPath = (i: number, path: string) => (path === "" ? `bindings[${i}]` :
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+export const listBindingsQuerySchema = z.object({ limit: limitSchema, cursor: z.string().optional() });
 
 export function bindingRoutes() {
   const app = new Hono<AppEnv>();
@@ -105,7 +108,7 @@ export function bindingRoutes() {
   });
 
   app.get("/bindings", async (c) => {
-    const q = parseQuery(c, z.object({ limit: limitSchema, cursor: z.string().optional() }));
+    const q = parseQuery(c, listBindingsQuerySchema);
     const after = decodeCursor(q.cursor, 1)?.[0];
     if (after !== undefined && typeof after !== "string") {
       throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");

@@ -11,15 +11,25 @@ import type { AppEnv } from "../app";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
 
-const cancelBodySchema = z.strictObject({
+export const cancelBodySchema = z.strictObject({
   requested_by: z.string().max(256).optional(),
   reason: z.string().max(2048).optional(),
 });
 
-const completeBodySchema = z.strictObject({
+export const completeBodySchema = z.strictObject({
   status: z.enum(["succeeded", "failed"]),
   result: boundedJsonSchema("result").optional(),
   error: z.string().max(4096).optional(),
+});
+
+export const listDispatchesQuerySchema = z.object({
+  limit: limitSchema,
+  cursor: z.string().optional(),
+  event_id: z.string().max(128).optional(),
+  binding_key: z.string().max(160).optional(),
+  binding_id: z.string().max(128).optional(),
+  status: dispatchStatusSchema.optional(),
+  replay_of_event_id: z.string().max(128).optional(),
 });
 
 /** `@` may arrive raw or as `%40`; a key that cannot be a binding key names no dispatch. */
@@ -46,18 +56,7 @@ export function dispatchRoutes() {
   const app = new Hono<AppEnv>();
 
   app.get("/", async (c) => {
-    const q = parseQuery(
-      c,
-      z.object({
-        limit: limitSchema,
-        cursor: z.string().optional(),
-        event_id: z.string().max(128).optional(),
-        binding_key: z.string().max(160).optional(),
-        binding_id: z.string().max(128).optional(),
-        status: dispatchStatusSchema.optional(),
-        replay_of_event_id: z.string().max(128).optional(),
-      }),
-    );
+    const q = parseQuery(c, listDispatchesQuerySchema);
     const cursor = decodeCursor(q.cursor, 2);
     const rows = await listDispatches(c.env.DB, {
       ...q,

@@ -35,7 +35,7 @@ export const dlqFilterSchema = z.object({
 /** At most this many entries are replayed by one bulk request; repeat it for more. */
 const BULK_REPLAY_LIMIT = 500;
 
-const bulkReplaySchema = z.strictObject({
+export const bulkReplaySchema = z.strictObject({
   filter: z
     .strictObject({
       binding_id: z.string().max(128).optional(),
@@ -47,6 +47,10 @@ const bulkReplaySchema = z.strictObject({
   dry_run: z.boolean().default(false),
   retry: z.boolean().default(false),
 });
+
+export const listDlqQuerySchema = dlqFilterSchema.extend({ limit: limitSchema, cursor: z.string().optional() });
+export const dlqReplayBodySchema = z.strictObject({ retry: z.boolean().default(false) });
+export const dlqResolveBodySchema = z.strictObject({ reason: z.string().max(1000).optional() });
 
 /** Replays a DLQ entry's event on the binding version that dead-lettered it. */
 async function replayEntry(env: Env, row: DlqRow, retry: boolean) {
@@ -60,7 +64,7 @@ export function dlqRoutes() {
   const app = new Hono<AppEnv>();
 
   app.get("/", async (c) => {
-    const q = parseQuery(c, dlqFilterSchema.extend({ limit: limitSchema, cursor: z.string().optional() }));
+    const q = parseQuery(c, listDlqQuerySchema);
     const cursor = decodeCursor(q.cursor, 2);
     const since = q.since ? new Date(q.since).toISOString() : undefined;
     const rows = await listDlq(
@@ -89,7 +93,7 @@ export function dlqRoutes() {
   });
 
   app.post("/:id/replay", async (c) => {
-    const body = await readJson(c, z.strictObject({ retry: z.boolean().default(false) }), { optional: true });
+    const body = await readJson(c, dlqReplayBodySchema, { optional: true });
     const row = await getDlq(c.env.DB, c.req.param("id"));
     if (!row) throw notFound(`DLQ entry '${c.req.param("id")}'`);
     if (row.state === "resolved") throw new AppError("conflict", `DLQ entry ${row.id} is already resolved`);
@@ -103,7 +107,7 @@ export function dlqRoutes() {
   });
 
   app.post("/:id/resolve", async (c) => {
-    await readJson(c, z.strictObject({ reason: z.string().max(1000).optional() }), { optional: true });
+    await readJson(c, dlqResolveBodySchema, { optional: true });
     const row = await getDlq(c.env.DB, c.req.param("id"));
     if (!row) throw notFound(`DLQ entry '${c.req.param("id")}'`);
     if (row.state !== "resolved") {

@@ -18,7 +18,7 @@ import type { AppEnv } from "../app";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
-const publishBodySchema = z.union([publishEventSchema, z.array(z.unknown())]);
+export const publishBodySchema = z.union([publishEventSchema, z.array(z.unknown())]);
 const API_DEDUPE_WINDOW_S = 7 * 86_400;
 
 /** A targeted publish must name a binding that can take it. */
@@ -77,6 +77,15 @@ async function publishOne(env: Env, input: PublishEvent, idempotencyKey: string 
     : { status: "accepted" as const, event_id: outcome.event_id, trace_id: event.trace_id };
 }
 
+export const listEventsQuerySchema = z.object({
+  limit: limitSchema,
+  cursor: z.string().optional(),
+  provider: z.string().max(64).optional(),
+  kind: z.string().max(256).optional(),
+  source: z.string().max(64).optional(),
+  trace_id: z.string().max(128).optional(),
+});
+
 export function eventRoutes() {
   const app = new Hono<AppEnv>();
 
@@ -112,17 +121,7 @@ export function eventRoutes() {
   });
 
   app.get("/", async (c) => {
-    const q = parseQuery(
-      c,
-      z.object({
-        limit: limitSchema,
-        cursor: z.string().optional(),
-        provider: z.string().max(64).optional(),
-        kind: z.string().max(256).optional(),
-        source: z.string().max(64).optional(),
-        trace_id: z.string().max(128).optional(),
-      }),
-    );
+    const q = parseQuery(c, listEventsQuerySchema);
     const cursor = decodeCursor(q.cursor, 1);
     const conditions: SQL[] = [];
     if (q.provider) conditions.push(eq(events.provider, q.provider));

@@ -8,21 +8,20 @@ import type { AppEnv } from "../app";
 import { limitSchema } from "../pagination";
 import { parseQuery } from "../validate";
 
+export const listRecordsQuerySchema = z.object({
+  topic: z.string().max(256).optional(),
+  kind: z.string().max(128).optional(),
+  event_id: z.string().max(128).optional(),
+  trace_id: z.string().max(128).optional(),
+  binding_key: z.string().max(160).optional(),
+  after: z.coerce.number({ error: "after must be a record seq" }).int().min(0).optional(),
+  limit: limitSchema,
+});
+
 export function recordRoutes() {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
-    const q = parseQuery(
-      c,
-      z.object({
-        topic: z.string().max(256).optional(),
-        kind: z.string().max(128).optional(),
-        event_id: z.string().max(128).optional(),
-        trace_id: z.string().max(128).optional(),
-        binding_key: z.string().max(160).optional(),
-        after: z.coerce.number({ error: "after must be a record seq" }).int().min(0).optional(),
-        limit: limitSchema,
-      }),
-    );
+    const q = parseQuery(c, listRecordsQuerySchema);
     const conditions: SQL[] = [];
     if (q.topic) conditions.push(eq(records.topic, q.topic));
     if (q.kind) conditions.push(eq(records.kind, q.kind));

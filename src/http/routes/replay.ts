@@ -10,7 +10,7 @@ import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
 import { readJson } from "../validate";
 
-const replayBodySchema = z
+export const replayBodySchema = z
   .strictObject({
     binding_id: bindingIdSchema.optional(),
     version: z.int().min(1).optional(),

@@ -18,14 +18,18 @@ import type { AppEnv } from "../app";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
-const nameSchema = z.string().regex(sourceNameRegex, "source name must match [a-z0-9][a-z0-9_-]{0,63}");
+export const sourceNameParamSchema = z
+  .string()
+  .regex(sourceNameRegex, "source name must match [a-z0-9][a-z0-9_-]{0,63}");
+
+export const listSourcesQuerySchema = z.object({ limit: limitSchema, cursor: z.string().optional() });
 
 export function sourceRoutes() {
   const app = new Hono<AppEnv>();
   const base = (url: string) => new URL(url).origin;
 
   app.get("/", async (c) => {
-    const q = parseQuery(c, z.object({ limit: limitSchema, cursor: z.string().optional() }));
+    const q = parseQuery(c, listSourcesQuerySchema);
     const after = decodeCursor(q.cursor, 1)?.[0] ?? null;
     if (typeof after === "number")
       throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
@@ -35,14 +39,14 @@ export function sourceRoutes() {
   });
 
   app.get("/:name", async (c) => {
-    const name = parseWith(nameSchema, c.req.param("name"), "source name");
+    const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
     const row = await getSource(c.env.DB, name);
     if (!row) throw notFound(`source '${name}'`);
     return c.json(sourceView(row, base(c.req.url)));
   });
 
   app.put("/:name", async (c) => {
-    const name = parseWith(nameSchema, c.req.param("name"), "source name");
+    const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
     const input = await readJson(c, sourceInputSchema);
     const now = iso(Date.now());
     const secrets = [...(input.verify.secret ? [input.verify.secret] : []), ...(input.verify.secrets ?? [])];
@@ -72,7 +76,7 @@ export function sourceRoutes() {
   });
 
   app.delete("/:name", async (c) => {
-    const name = parseWith(nameSchema, c.req.param("name"), "source name");
+    const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
     const deleted = await drizzle(c.env.DB)
       .delete(sources)
       .where(eq(sources.name, name))

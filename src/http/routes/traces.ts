@@ -9,7 +9,7 @@ import { TOPICS } from "../../observability/records";
 import type { AppEnv } from "../app";
 
 /** Trace ids as intake and publishing accept them (SPEC 4, 19). */
-const TRACE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const TRACE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Upper bound on the records read for one graph. A client may reuse a trace id across many
