@@ -1,5 +1,6 @@
 /** Hono app factory: middleware, error envelope and route groups. */
 import { Hono } from "hono";
+import { consoleRoutes } from "../console/routes";
 import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
 import { requireAdmin } from "./auth";
@@ -62,5 +63,10 @@ export function createApp() {
   app.route("/v1/traces", traceRoutes());
   app.route("/v1/stats", statsRoutes());
   app.route("/v1/circuits", circuitRoutes());
+  // The operator console (`GET /`, `/console/*`) reads and acts through this same app, in-process.
+  app.route(
+    "/",
+    consoleRoutes((request, env, ctx) => app.fetch(request, env, ctx)),
+  );
   return app;
 }
