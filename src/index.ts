@@ -22,3 +22,4 @@ export default {
 export { Destination } from "./circuit/destination";
 export { BindingGate } from "./flow/binding-gate";
 export { IntakeLimiter } from "./intake/intake-limiter";
+export { TrustLedger } from "./trust/trust-ledger";

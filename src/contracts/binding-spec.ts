@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { compileCel } from "../lib/cel";
 import { boundedDuration, durationSchema } from "./duration";
-import { handlerUriSchema } from "./handler-uri";
+import { handlerUriSchema, parseHandlerUri } from "./handler-uri";
 import { issuesToProblems, type Problem, problemErrorMap } from "./problems";
 
 // ---- identifiers (SPEC 2) ----
@@ -58,7 +58,9 @@ const celExpression = z
   });
 
 const whenClassifierSchema = z.strictObject({
-  classifier: handlerUriSchema,
+  classifier: handlerUriSchema.refine((uri) => !parseHandlerUri(uri).ok || /^(https?|service):\/\//i.test(uri), {
+    error: "classifier must be an https:// or service:// URI",
+  }),
   timeout_ms: boundedDuration({ min: 1, max: 900_000 }).optional(),
   max_cost_usd: nonNegativeUsd.optional(),
   max_tokens: nonNegativeInt.optional(),

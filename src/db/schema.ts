@@ -2,7 +2,7 @@
  * D1 schema: the system of record. Every change goes through `npm run db:generate`
  * (drizzle-kit) into `migrations/`. JSON columns hold shapes defined in `src/contracts/`.
  */
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const sources = sqliteTable("sources", {
   name: text("name").primaryKey(),
@@ -44,6 +44,8 @@ export const bindingControls = sqliteTable("binding_controls", {
   id: text("id").primaryKey(),
   paused: integer("paused", { mode: "boolean" }).notNull().default(false),
   signingSecret: text("signing_secret").notNull(),
+  /** The autonomy tier set by the latest trust promote/demote (SPEC 8); null = the spec's tier. */
+  tierOverride: text("tier_override"),
   createdAt: text("created_at").notNull(),
   updatedAt: text("updated_at").notNull(),
 });
@@ -249,4 +251,73 @@ export const intakeCounters = sqliteTable(
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.source, t.outcome, t.reason] })],
+);
+
+/**
+ * Human approval requests (SPEC 8): one per dispatch an autonomy budget stopped. `id` is the
+ * dispatch result's `request_id`; approve resumes the dispatch, deny fails it.
+ */
+export const approvals = sqliteTable(
+  "approvals",
+  {
+    id: text("id").primaryKey(),
+    dispatchId: text("dispatch_id").notNull(),
+    bindingKey: text("binding_key").notNull(),
+    bindingId: text("binding_id").notNull(),
+    eventId: text("event_id").notNull(),
+    tenantId: text("tenant_id"),
+    reason: text("reason").notNull(),
+    /** JSON array of reviewer names. */
+    reviewers: text("reviewers").notNull(),
+    state: text("state", { enum: ["pending", "approved", "denied"] }).notNull(),
+    reviewer: text("reviewer"),
+    decisionReason: text("decision_reason"),
+    createdAt: text("created_at").notNull(),
+    decidedAt: text("decided_at"),
+  },
+  (t) => [
+    uniqueIndex("approvals_dispatch_id").on(t.dispatchId),
+    index("approvals_state_created").on(t.state, t.createdAt),
+  ],
+);
+
+/**
+ * Append-only trust records (SPEC 8), hash-chained per binding id: `hash` = SHA-256 over the
+ * canonical record including `prev_hash`. `record_key` makes each logical record idempotent.
+ */
+export const trustRecords = sqliteTable(
+  "trust_records",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    recordKey: text("record_key").notNull(),
+    bindingId: text("binding_id").notNull(),
+    tenantId: text("tenant_id"),
+    action: text("action").notNull(),
+    outcome: text("outcome").notNull(),
+    tier: text("tier").notNull(),
+    metadata: text("metadata").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+    at: text("at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("trust_records_record_key").on(t.recordKey),
+    uniqueIndex("trust_records_chain").on(t.bindingId, t.prevHash),
+    index("trust_records_binding_seq").on(t.bindingId, t.seq),
+  ],
+);
+
+/** Classifier verdicts cached per (event, classifier): replays reuse them at no cost (SPEC 7). */
+export const predicateVerdicts = sqliteTable(
+  "predicate_verdicts",
+  {
+    eventId: text("event_id").notNull(),
+    classifier: text("classifier").notNull(),
+    pass: integer("pass", { mode: "boolean" }).notNull(),
+    reason: text("reason"),
+    costUsd: real("cost_usd").notNull(),
+    tokens: integer("tokens").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.eventId, t.classifier] })],
 );

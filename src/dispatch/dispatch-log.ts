@@ -8,10 +8,11 @@ import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { DispatchOutcome, DispatchStatus, HandlerResult } from "../contracts/dispatch";
 import type { Db } from "../db/client";
-import { attempts, dispatches, dlqEntries } from "../db/schema";
+import { approvals, attempts, dispatches, dlqEntries, predicateVerdicts } from "../db/schema";
 import { newDlqId } from "../lib/ids";
 import { iso } from "../lib/time";
 import { insertRecord, type RecordInput, TOPICS } from "../observability/records";
+import type { PredicateVerdict } from "../predicates/verdict";
 import type { AttemptDecision } from "./attempt-decision";
 import type { ErrorClass } from "./error-class";
 
@@ -75,7 +76,17 @@ export const graphIds = {
     `${d.handler_kind === "a2a" ? "a2a:" : ""}dispatch:${d.binding_key}:${subject(d)}:${attempt}`,
   retry: (d: DispatchIdentity, attempt: number) => `retry:${d.binding_key}:${subject(d)}:${attempt}`,
   dlq: (d: DispatchIdentity) => `dlq:${d.binding_key}:${subject(d)}`,
+  predicate: (d: DispatchIdentity) => `predicate:${d.binding_key}:${subject(d)}`,
+  approval: (d: DispatchIdentity) => `approval:${d.binding_key}:${subject(d)}`,
 };
+
+/** An approval request as the dispatch result and the approvals API show it (SPEC 8, 19). */
+export interface ApprovalRequest {
+  approval_required: true;
+  request_id: string;
+  reason: string;
+  reviewers: string[];
+}
 
 export class DispatchLog {
   constructor(private readonly db: Db) {}
@@ -503,6 +514,189 @@ export class DispatchLog {
       this.setStatus(d, { status, error, terminalAt: at }, at),
       this.rec(d, "complete:DispatchFailed", TOPICS.lifecycle, "DispatchFailed", outcome, at),
       this.rec(d, "complete:dispatch_failed", TOPICS.outbox, "dispatch_failed", outcome, at),
+    ];
+  }
+
+  // ---- predicates, budgets and approvals (SPEC 7, 8) ----
+
+  /**
+   * One predicate evaluation: lifecycle `predicate.evaluated`, `predicate.invocation_budget_exceeded`
+   * when a per-evaluation ceiling broke, and the `predicate` node gated from the trigger.
+   */
+  predicateEvaluated(d: DispatchIdentity, verdict: PredicateVerdict, predicate: string, now: number): Item[] {
+    const at = iso(now);
+    const payload = {
+      predicate,
+      result: verdict.result,
+      reason: verdict.reason,
+      cost_usd: verdict.cost_usd,
+      tokens: verdict.tokens,
+      latency_ms: verdict.latency_ms,
+      cached: verdict.cached,
+    };
+    const items: Item[] = [
+      this.rec(d, `predicate.evaluated:${now}`, TOPICS.lifecycle, "predicate.evaluated", payload, at),
+    ];
+    if (verdict.overrun) {
+      items.push(
+        this.rec(
+          d,
+          `predicate.invocation_budget_exceeded:${now}`,
+          TOPICS.lifecycle,
+          "predicate.invocation_budget_exceeded",
+          { predicate, ...verdict.overrun, reason: verdict.reason, passed: verdict.result },
+          at,
+        ),
+      );
+    }
+    items.push(
+      ...this.predicateNode(d, verdict.failed ? "error" : verdict.result ? "passed" : "rejected", payload, at),
+    );
+    return items;
+  }
+
+  private predicateNode(d: DispatchIdentity, status: string, metadata: Record<string, unknown>, at: string): Item[] {
+    const id = graphIds.predicate(d);
+    return [
+      this.node(d, "predicate", { id, kind: "predicate", label: `${d.binding_key} predicate`, status, metadata }, at),
+      this.edge(d, "predicate_gate", { from: graphIds.trigger(d.event_id), to: id, kind: "predicate_gate" }, at),
+    ];
+  }
+
+  /** Remembers a classifier's verdict for this event, so replays reuse it at no cost. */
+  verdictCached(eventId: string, classifier: string, verdict: PredicateVerdict, now: number): Item[] {
+    return [
+      this.db
+        .insert(predicateVerdicts)
+        .values({
+          eventId,
+          classifier,
+          pass: verdict.result,
+          reason: verdict.reason,
+          costUsd: verdict.cost_usd,
+          tokens: verdict.tokens,
+          createdAt: iso(now),
+        })
+        .onConflictDoNothing(),
+    ];
+  }
+
+  /** An aggregate classifier budget is exhausted: lifecycle `predicate.budget_exceeded`. */
+  budgetExceeded(
+    d: DispatchIdentity,
+    detail: {
+      reason: string;
+      strategy: string;
+      spent_hour_usd: number;
+      spent_day_usd: number;
+      expected_cost_usd: number;
+    },
+    now: number,
+  ): Item[] {
+    const at = iso(now);
+    return [
+      this.rec(d, `predicate.budget_exceeded:${now}`, TOPICS.lifecycle, "predicate.budget_exceeded", detail, at),
+      ...this.predicateNode(d, "budget_exceeded", detail, at),
+    ];
+  }
+
+  /** `retry_later`: `waiting` with `{deferred, reason, retry_at}`, outbox `dispatch_skipped` (deferred). */
+  deferred(d: DispatchIdentity, detail: { deferred: true; reason: string; retry_at: string }, now: number): Item[] {
+    const at = iso(now);
+    const outcome = outcomeOf(d, "waiting", 0, detail, null);
+    return [
+      this.setStatus(d, { status: "waiting", result: JSON.stringify(detail), attemptCount: 0 }, at),
+      this.rec(
+        d,
+        `dispatch_skipped:deferred:${now}`,
+        TOPICS.outbox,
+        "dispatch_skipped",
+        { ...outcome, skip_stage: "predicate", deferred: true, detail },
+        at,
+      ),
+    ];
+  }
+
+  /** A deferred dispatch runs its stages again. */
+  resumed(d: DispatchIdentity, now: number): Item[] {
+    return [this.setStatus(d, { status: "pending", result: null }, iso(now))];
+  }
+
+  /**
+   * An autonomy budget stops the dispatch (SPEC 8): `waiting` with the approval request, the request
+   * row, lifecycle `autonomy.budget_exceeded`, `hitl.approvals` and the `approval` node.
+   */
+  approvalRequired(d: DispatchIdentity, request: ApprovalRequest, tier: string, now: number): Item[] {
+    const at = iso(now);
+    const outcome = outcomeOf(d, "waiting", 0, request, null);
+    const node = graphIds.approval(d);
+    return [
+      this.setStatus(d, { status: "waiting", result: JSON.stringify(request), attemptCount: 0 }, at),
+      this.db
+        .insert(approvals)
+        .values({
+          id: request.request_id,
+          dispatchId: d.dispatch_id,
+          bindingKey: d.binding_key,
+          bindingId: d.binding_id,
+          eventId: d.event_id,
+          tenantId: d.tenant_id,
+          reason: request.reason,
+          reviewers: JSON.stringify(request.reviewers),
+          state: "pending",
+          createdAt: at,
+        })
+        .onConflictDoNothing(),
+      this.rec(
+        d,
+        `autonomy.budget_exceeded:${request.request_id}`,
+        TOPICS.lifecycle,
+        "autonomy.budget_exceeded",
+        { reason: request.reason, tier, request_id: request.request_id },
+        at,
+      ),
+      this.rec(d, `dispatch_waiting:${request.request_id}`, TOPICS.outbox, "dispatch_waiting", outcome, at),
+      this.rec(d, `approval_requested:${request.request_id}`, TOPICS.approvals, "approval_requested", request, at),
+      this.node(
+        d,
+        "approval",
+        { id: node, kind: "approval", label: request.reason, status: "pending", metadata: { ...request } },
+        at,
+      ),
+      this.edge(d, "approval_gate", { from: graphIds.trigger(d.event_id), to: node, kind: "approval_gate" }, at),
+    ];
+  }
+
+  /** A reviewer approved or denied the request; approval resumes the dispatch, which is recorded by its stages. */
+  approvalDecided(
+    d: DispatchIdentity,
+    requestId: string,
+    decision: { approved: boolean; reviewer: string | null; reason: string | null },
+    now: number,
+  ): Item[] {
+    const at = iso(now);
+    const state = decision.approved ? "approved" : "denied";
+    const payload = { request_id: requestId, state, reviewer: decision.reviewer, reason: decision.reason };
+    const items: Item[] = [
+      this.db
+        .update(approvals)
+        .set({ state, reviewer: decision.reviewer, decisionReason: decision.reason, decidedAt: at })
+        .where(and(eq(approvals.id, requestId), eq(approvals.state, "pending"))),
+      this.rec(d, `approval_${state}:${requestId}`, TOPICS.approvals, `approval_${state}`, payload, at),
+      this.node(d, `approval:${state}`, { id: graphIds.approval(d), status: state, outcome: state }, at),
+    ];
+    if (decision.approved) items.push(this.setStatus(d, { status: "pending", result: null }, at));
+    return items;
+  }
+
+  /** Terminal `failed` without an attempt of its own (an approval denied). */
+  failedBeforeAttempt(d: DispatchIdentity, attemptCount: number, error: string, now: number): Item[] {
+    const at = iso(now);
+    const outcome = outcomeOf(d, "failed", attemptCount, null, error);
+    return [
+      this.setStatus(d, { status: "failed", error, terminalAt: at }, at),
+      this.rec(d, "denied:DispatchFailed", TOPICS.lifecycle, "DispatchFailed", outcome, at),
+      this.rec(d, "denied:dispatch_failed", TOPICS.outbox, "dispatch_failed", outcome, at),
     ];
   }
 

@@ -2,6 +2,7 @@
  * Inbox queue consumer: routes each accepted event to its matching binding versions, one
  * BindingGate admit per (binding, event). Idempotent on event id: admits are keyed by dispatch id.
  */
+import { effectiveTier } from "../autonomy/tiers";
 import { inboxMessageSchema } from "../contracts/messages";
 import { loadCandidates, loadControls } from "../db/bindings-repo";
 import { eventFromRow, getEventRow, markRouted } from "../db/events-repo";
@@ -38,6 +39,7 @@ export async function routeEvent(env: Env, eventId: string, now: () => number): 
         spec: binding.spec,
         signing_secret: control?.signingSecret ?? "",
         paused: control?.paused ?? false,
+        autonomy_tier: effectiveTier(binding.spec.autonomy?.tier, control?.tierOverride),
         ...(stagesNeedEvent(binding.spec) ? { event } : {}),
       });
     }),

@@ -2,10 +2,12 @@
  * Replays (SPEC 13.4, 13.5): a new dispatch of an accepted event to one binding version, with
  * `replay_of_event_id`, every gate applied, and one attempt unless the caller asks for retries.
  */
+import { effectiveTier } from "../autonomy/tiers";
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { BindingVersionRow } from "../db/bindings-repo";
 import { loadControls } from "../db/bindings-repo";
 import { type EventRow, eventFromRow } from "../db/events-repo";
+import { cachedVerdictOf } from "../db/verdicts-repo";
 import { uuidv7 } from "../lib/ids";
 import { dispatchIdOf, stagesNeedEvent } from "./dispatch-id";
 
@@ -53,6 +55,9 @@ export async function replayTo(
     paused: control?.paused ?? false,
     ...(options.retry ? {} : { max_attempts: 1 }),
     dlq_id: options.dlqId ?? null,
+    autonomy_tier: effectiveTier(spec.autonomy?.tier, control?.tierOverride),
+    cached_verdict:
+      typeof spec.when === "object" ? await cachedVerdictOf(env.DB, event.id, spec.when.classifier) : null,
     ...(stagesNeedEvent(spec) ? { event: eventFromRow(event) } : {}),
   });
   return { binding_key: version.bindingKey, event_id: event.id, replay_of_event_id: event.id };

@@ -6,18 +6,36 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
+import { APPROVAL_REVIEWERS, decisionLimitReached, decisionsBudgeted } from "../autonomy/decision-budget";
+import { DEFAULT_TIER, type Tier } from "../autonomy/tiers";
 import { circuitSettingsOf } from "../circuit/circuit-policy";
 import type { BindingSpec } from "../contracts/binding-spec";
 import { type DispatchStatus, type HandlerResult, isTerminal } from "../contracts/dispatch";
+import type { TriggerEvent } from "../contracts/events";
 import { destinationKey, parseHandlerUri } from "../contracts/handler-uri";
 import type { DispatchMessage } from "../contracts/messages";
 import { terminateIfDrained } from "../db/bindings-repo";
+import { eventFromRow, getEventRow } from "../db/events-repo";
 import { type AttemptDecision, decideAfterAttempt } from "../dispatch/attempt-decision";
-import { type DispatchIdentity, DispatchLog, type Item } from "../dispatch/dispatch-log";
+import {
+  type ApprovalRequest,
+  type DispatchIdentity,
+  DispatchLog,
+  graphIds,
+  type Item,
+} from "../dispatch/dispatch-log";
 import { classifyError } from "../dispatch/error-class";
 import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import type { AttemptContext } from "../handlers/envelope";
+import { newApprovalId } from "../lib/ids";
+import { iso } from "../lib/time";
+import { afterEvaluation, breakerIsOpen } from "../predicates/breaker";
+import { expectedCost, onExhausted, preflight } from "../predicates/budget";
+import { callClassifier } from "../predicates/classifier-call";
+import { cachedVerdict, evaluateCelPredicate, judgeClassifier, type PredicateVerdict } from "../predicates/verdict";
+import type { TrustAppend } from "../trust/trust-ledger";
 import { FlowControl, type FlowDecision, type FlowEffects, type FlowOutcome } from "./flow-control";
+import { GATE_BUDGETS_SCHEMA, GateBudgets } from "./gate-budgets";
 import { FLOW_SCHEMA, SqlFlowStore } from "./sql-flow-store";
 
 export interface AdmitRequest {
@@ -36,9 +54,18 @@ export interface AdmitRequest {
   max_attempts?: number;
   /** A DLQ replay resolves this entry when it succeeds. */
   dlq_id?: string | null;
-  /** The event JSON, needed when stages evaluate CEL (flow-control keys). */
+  /** The event JSON, needed when stages evaluate CEL (predicates, flow-control keys). */
   event?: unknown;
+  /** The binding's effective autonomy tier (spec tier or the latest trust promote/demote). */
+  autonomy_tier?: Tier;
+  /** A classifier verdict already reached for this event (replays reuse it at no cost). */
+  cached_verdict?: { pass: boolean; reason: string | null } | null;
 }
+
+export type ApprovalAnswer =
+  | { state: "unknown" }
+  | { state: "not_pending"; status: DispatchStatus }
+  | { state: "decided"; status: DispatchStatus };
 
 export type BeginAttempt =
   | { proceed: true; context: AttemptContext; started_at: number }
@@ -66,9 +93,19 @@ type GateRow = {
   held_reason: string | null;
   /** A batch leader's member event ids (JSON array, leader first). */
   batch_event_ids: string | null;
+  /** The effective autonomy tier when the dispatch was created. */
+  tier: string | null;
+  /** `act_auto` decision bookkeeping: `counted` once admitted past flow control, `approved` by a reviewer. */
+  decision: string | null;
+  /** The pending approval request of a dispatch an autonomy budget stopped. */
+  approval_id: string | null;
 };
 
-type TimerKind = "attempt" | "lease" | "retention" | "flush" | "flow";
+/**
+ * `held_reason` also marks the pauses before flow control: `classifying` (a classifier call in flight,
+ * status `pending`), `deferred` (budget `retry_later`, status `waiting`) and `approval` (`waiting`).
+ */
+type TimerKind = "attempt" | "lease" | "retention" | "flush" | "flow" | "predicate";
 
 /** Extra time past the handler timeout before an unreported attempt is declared lost. */
 const LEASE_GRACE_MS = 30_000;
@@ -131,17 +168,24 @@ const GATE_SCHEMA = [
   `ALTER TABLE gate_dispatches ADD COLUMN held_reason TEXT;`,
   `ALTER TABLE gate_dispatches ADD COLUMN batch_event_ids TEXT;
    ${FLOW_SCHEMA}`,
+  `ALTER TABLE gate_dispatches ADD COLUMN tier TEXT;
+   ALTER TABLE gate_dispatches ADD COLUMN decision TEXT;
+   ALTER TABLE gate_dispatches ADD COLUMN approval_id TEXT;
+   CREATE TABLE IF NOT EXISTS trust_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT NOT NULL);
+   ${GATE_BUDGETS_SCHEMA}`,
 ];
 
 export class BindingGate extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly log: DispatchLog;
+  private readonly budgets: GateBudgets;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.log = new DispatchLog(drizzle(env.DB));
     this.migrate();
+    this.budgets = new GateBudgets(this.sql, { get: (k) => this.meta(k), set: (k, v) => this.setMeta(k, v) });
   }
 
   /** DO SQLite schema, versioned in gate_meta so existing objects pick up later columns. */
@@ -243,6 +287,16 @@ export class BindingGate extends DurableObject<Env> {
       await this.env.DB.batch(statements);
       this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", rows.at(-1)?.seq ?? 0);
     }
+    // Trust records go to the binding id's ledger after the dispatch rows they describe.
+    for (;;) {
+      const rows = this.sql
+        .exec<{ seq: number; item: string }>("SELECT seq, item FROM trust_outbox ORDER BY seq LIMIT 50")
+        .toArray();
+      if (rows.length === 0) break;
+      const items = rows.map((r) => JSON.parse(r.item) as TrustAppend);
+      await this.env.TRUST_LEDGER.getByName(items[0]?.binding_id ?? "").append(items);
+      this.sql.exec("DELETE FROM trust_outbox WHERE seq <= ?", rows.at(-1)?.seq ?? 0);
+    }
     this.clearTimer("flush", "_", 0);
     if (this.meta("draining") === "1" && this.liveCount() === 0) {
       await terminateIfDrained(this.env.DB, this.meta("binding_key") ?? "", Date.now());
@@ -252,7 +306,10 @@ export class BindingGate extends DurableObject<Env> {
   /** Waits until every queued D1 write has landed (tests and the sweep use it). */
   async flushNow(): Promise<{ pending: number }> {
     await this.startFlush().catch(() => {});
-    const pending = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM d1_outbox").toArray()[0]?.n ?? 0;
+    const pending =
+      this.sql
+        .exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM d1_outbox) + (SELECT COUNT(*) FROM trust_outbox) AS n")
+        .toArray()[0]?.n ?? 0;
     return { pending };
   }
 
@@ -345,6 +402,10 @@ export class BindingGate extends DurableObject<Env> {
       if (this.sql.exec("SELECT 1 FROM gate_dispatches WHERE terminal_at IS NOT NULL LIMIT 1").toArray().length > 0) {
         this.setTimer("retention", "_", 0, now + 86_400_000);
       }
+      return;
+    }
+    if (kind === "predicate") {
+      await this.predicateTimer(dispatchId, now);
       return;
     }
     const row = this.row(dispatchId);
@@ -440,12 +501,15 @@ export class BindingGate extends DurableObject<Env> {
       dlq_id: req.dlq_id ?? null,
       held_reason: null,
       batch_event_ids: null,
+      tier: req.autonomy_tier ?? req.spec.autonomy?.tier ?? DEFAULT_TIER,
+      decision: null,
+      approval_id: null,
     };
     if (!existing) {
       this.sql.exec(
         `INSERT INTO gate_dispatches (dispatch_id, event_id, trace_id, tenant_id, replay_of_event_id, status, attempt,
-           attempt_running, max_attempts, dlq_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`,
+           attempt_running, max_attempts, dlq_id, tier, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, ?)`,
         row.dispatch_id,
         row.event_id,
         row.trace_id,
@@ -453,24 +517,353 @@ export class BindingGate extends DurableObject<Env> {
         row.replay_of_event_id,
         maxAttempts,
         row.dlq_id,
+        row.tier,
         now,
         now,
       );
       this.enqueue(this.log.created(this.identity(row), now));
     }
-    const status = this.runStages(row, now, req.event ?? null);
+    const status = this.runStages(row, now, req.event ?? null, req.cached_verdict ?? null);
     await this.sendReady(now);
     await this.settle();
     return { status, created: !existing };
   }
 
   /**
-   * The stages of SPEC 6 steps 2–5, synchronous on DO storage: cancel check → (predicate →
-   * autonomy) → flow control → pause → admitted. Returns the status they leave the dispatch in;
-   * dispatches that became ready are queued in `ready` for `sendReady`.
+   * The stages of SPEC 6 steps 2–5, synchronous on DO storage: cancel check → predicate → autonomy
+   * → flow control → pause → admitted. Returns the status they leave the dispatch in; dispatches that
+   * became ready are queued in `ready` (and classifier calls in `classifyQueue`) for `sendReady`.
    */
-  private runStages(row: GateRow, now: number, event: unknown): DispatchStatus {
+  private runStages(
+    row: GateRow,
+    now: number,
+    event: unknown,
+    cached: { pass: boolean; reason: string | null } | null = null,
+  ): DispatchStatus {
     if (row.cancel_requested === 1) return this.cancelNow(row, cancelError.beforeAttempt(row.attempt + 1), now);
+    const spec = this.spec();
+    if (spec.when !== undefined) {
+      const outcome = this.predicateStage(row, spec, now, event, cached);
+      if (outcome !== "passed") return outcome;
+    }
+    return this.autonomyStage(row, now, event);
+  }
+
+  // ---- predicates and budgets (SPEC 7) -------------------------------------------------------
+
+  /** Classifier calls to start once the current synchronous section ends. */
+  private classifyQueue: string[] = [];
+  /** Event JSON already at hand for a queued classifier call. */
+  private readonly classifyEvents = new Map<string, unknown>();
+  private readonly classifying = new Map<string, Promise<void>>();
+
+  /** Step 3. CEL runs here; a classifier call is started after this section (status stays `pending`). */
+  private predicateStage(
+    row: GateRow,
+    spec: BindingSpec,
+    now: number,
+    event: unknown,
+    cached: { pass: boolean; reason: string | null } | null,
+  ): DispatchStatus | "passed" {
+    const when = spec.when;
+    if (when === undefined) return "passed";
+    const label = typeof when === "string" ? when : when.classifier;
+    if (breakerIsOpen(this.budgets.breaker(), now)) return this.predicateSkip(row, label, "circuit_open", now);
+    if (typeof when === "string") return this.applyVerdict(row, evaluateCelPredicate(when, event), label, null, now);
+    if (cached) return this.applyVerdict(row, cachedVerdict(cached), label, when.classifier, now);
+    const budget = spec.budget;
+    if (budget) {
+      const spent = this.budgets.spent(now);
+      const expected = expectedCost(this.budgets.recentCosts(), when.max_cost_usd);
+      const reason = preflight(budget, spent, expected);
+      if (reason) {
+        const identity = this.identity(row);
+        const detail = {
+          reason,
+          strategy: budget.on_exhausted,
+          spent_hour_usd: spent.hour,
+          spent_day_usd: spent.day,
+          expected_cost_usd: expected,
+        };
+        this.enqueue(this.log.budgetExceeded(identity, detail, now));
+        const outcome = onExhausted(budget, reason, now);
+        switch (outcome.kind) {
+          case "skip":
+            return this.predicateSkip(row, label, reason, now);
+          case "proceed":
+            return "passed";
+          case "dlq": {
+            this.update(row.dispatch_id, { status: "dlq", held_reason: null, terminal_at: now }, now);
+            this.enqueue(
+              this.log.deadLettered(
+                identity,
+                0,
+                outcome.error,
+                "budget_exhausted",
+                reason,
+                now,
+                graphIds.predicate(identity),
+              ),
+            );
+            this.afterTerminal(row, now, "dlq", outcome.error);
+            return "dlq";
+          }
+          case "defer": {
+            const result = { deferred: true as const, reason, retry_at: iso(outcome.retry_at) };
+            this.update(row.dispatch_id, { status: "waiting", held_reason: "deferred" }, now);
+            this.enqueue(this.log.deferred(identity, result, now));
+            this.setTimer("predicate", row.dispatch_id, 0, outcome.retry_at);
+            return "waiting";
+          }
+        }
+      }
+    }
+    this.update(row.dispatch_id, { status: "pending", held_reason: "classifying" }, now);
+    this.setTimer("predicate", row.dispatch_id, 0, now + (when.timeout_ms ?? spec.timeout_ms) + LEASE_GRACE_MS);
+    if (event !== null && event !== undefined) this.classifyEvents.set(row.dispatch_id, event);
+    this.classifyQueue.push(row.dispatch_id);
+    return "pending";
+  }
+
+  /** Records a verdict (breaker, spend, cache) and skips the dispatch unless it passed. */
+  private applyVerdict(
+    row: GateRow,
+    verdict: PredicateVerdict,
+    label: string,
+    classifier: string | null,
+    now: number,
+  ): DispatchStatus | "passed" {
+    this.enqueue(this.log.predicateEvaluated(this.identity(row), verdict, label, now));
+    if (!verdict.cached) {
+      this.budgets.setBreaker(afterEvaluation(this.budgets.breaker(), verdict.failed, now));
+      if (classifier) {
+        this.budgets.spend(verdict.cost_usd, now);
+        if (!verdict.failed && verdict.overrun?.ceiling !== "timeout_ms") {
+          this.enqueue(this.log.verdictCached(row.event_id, classifier, verdict, now));
+        }
+      }
+    }
+    if (verdict.result) return "passed";
+    return this.predicateSkip(row, label, verdict.reason ?? "predicate returned false", now);
+  }
+
+  private predicateSkip(row: GateRow, predicate: string, reason: string, now: number): DispatchStatus {
+    const detail = { skipped: true, predicate, reason };
+    this.update(row.dispatch_id, { status: "skipped", held_reason: null, terminal_at: now }, now);
+    this.enqueue(this.log.skipped(this.identity(row), "predicate", detail, now));
+    this.afterTerminal(row, now, "skipped", reason);
+    return "skipped";
+  }
+
+  private async loadEvent(eventId: string): Promise<TriggerEvent | null> {
+    const row = await getEventRow(this.env.DB, eventId);
+    return row ? eventFromRow(row) : null;
+  }
+
+  /** Starts the classifier calls queued by the last synchronous section. */
+  private startClassifications(): void {
+    const ids = this.classifyQueue;
+    this.classifyQueue = [];
+    for (const id of ids) {
+      if (this.classifying.has(id)) continue;
+      const run = this.classify(id)
+        .catch((error) => {
+          // The predicate timer starts the call again.
+          console.error(JSON.stringify({ msg: "classifier evaluation failed", dispatch_id: id, error: String(error) }));
+        })
+        .finally(() => this.classifying.delete(id));
+      this.classifying.set(id, run);
+      this.ctx.waitUntil(run);
+    }
+  }
+
+  /** One classifier call, then (synchronously again) the verdict and the stages after it. */
+  private async classify(dispatchId: string): Promise<void> {
+    const row = this.row(dispatchId);
+    if (row?.status !== "pending" || row.held_reason !== "classifying") return;
+    const spec = this.spec();
+    const when = spec.when;
+    if (when === undefined || typeof when === "string") return;
+    const known = this.classifyEvents.get(dispatchId);
+    this.classifyEvents.delete(dispatchId);
+    const event = (known as TriggerEvent | undefined) ?? (await this.loadEvent(row.event_id));
+    const timeoutMs = when.timeout_ms ?? spec.timeout_ms;
+    const call = event
+      ? await callClassifier(
+          this.env,
+          {
+            classifier: when.classifier,
+            dispatch_id: dispatchId,
+            binding_id: this.meta("binding_id") ?? "",
+            binding_key: this.meta("binding_key") ?? "",
+            trace_id: row.trace_id,
+            signing_secret: this.meta("signing_secret") ?? "",
+            timeout_ms: timeoutMs,
+            max_cost_usd: when.max_cost_usd,
+            max_tokens: when.max_tokens,
+            event,
+          },
+          () => Date.now(),
+        )
+      : ({ kind: "error", error: `event ${row.event_id} not found`, latency_ms: 0 } as const);
+    const verdict = judgeClassifier(
+      call,
+      { timeout_ms: timeoutMs, max_cost_usd: when.max_cost_usd, max_tokens: when.max_tokens },
+      spec.budget?.on_exhausted === "warn",
+    );
+    const current = this.row(dispatchId);
+    // Cancelled (or otherwise moved on) while the classifier was thinking: the verdict is moot.
+    if (current?.status !== "pending" || current.held_reason !== "classifying") return;
+    const now = Date.now();
+    this.clearTimer("predicate", dispatchId, 0);
+    this.update(dispatchId, { held_reason: null }, now);
+    const fresh = { ...current, held_reason: null };
+    if (this.applyVerdict(fresh, verdict, when.classifier, when.classifier, now) === "passed") {
+      this.autonomyStage(fresh, now, event);
+    }
+    await this.sendReady(now);
+    await this.settle();
+  }
+
+  /** A classifier call lost with its object (restart again), or a `retry_later` deferral due (re-run). */
+  private async predicateTimer(dispatchId: string, now: number): Promise<void> {
+    const row = this.row(dispatchId);
+    if (row?.status === "pending" && row.held_reason === "classifying") {
+      const spec = this.spec();
+      const when = spec.when;
+      const timeoutMs = typeof when === "object" ? (when.timeout_ms ?? spec.timeout_ms) : spec.timeout_ms;
+      this.setTimer("predicate", dispatchId, 0, now + timeoutMs + LEASE_GRACE_MS);
+      this.classifyQueue.push(dispatchId);
+      this.startClassifications();
+      return;
+    }
+    if (row?.status !== "waiting" || row.held_reason !== "deferred") {
+      this.clearTimer("predicate", dispatchId, 0);
+      return;
+    }
+    const event = await this.loadEvent(row.event_id);
+    const current = this.row(dispatchId);
+    if (current?.status !== "waiting" || current.held_reason !== "deferred") return;
+    const at = Date.now();
+    this.clearTimer("predicate", dispatchId, 0);
+    this.update(dispatchId, { status: "pending", held_reason: null }, at);
+    this.enqueue(this.log.resumed(this.identity(current), at));
+    this.runStages({ ...current, status: "pending", held_reason: null }, at, event);
+    await this.sendReady(at);
+  }
+
+  // ---- autonomy (SPEC 8) ---------------------------------------------------------------------
+
+  private tierOf(row: GateRow): Tier {
+    return (row.tier as Tier | null) ?? this.spec().autonomy?.tier ?? DEFAULT_TIER;
+  }
+
+  private decisionsBudgeted(row: GateRow): boolean {
+    return decisionsBudgeted(this.tierOf(row), this.spec().autonomy);
+  }
+
+  /** Step 4: an `act_auto` binding out of decisions asks a human instead of going on. */
+  private autonomyStage(row: GateRow, now: number, event: unknown): DispatchStatus {
+    const autonomy = this.spec().autonomy;
+    if (autonomy && row.decision !== "approved" && this.decisionsBudgeted(row)) {
+      const reason = decisionLimitReached(autonomy, this.budgets.decisions(now));
+      if (reason) return this.requireApproval(row, reason, now);
+    }
+    return this.flowStage(row, now, event);
+  }
+
+  private requireApproval(row: GateRow, reason: string, now: number): DispatchStatus {
+    const request: ApprovalRequest = {
+      approval_required: true,
+      request_id: newApprovalId(now),
+      reason,
+      reviewers: [...APPROVAL_REVIEWERS],
+    };
+    const tier = this.tierOf(row);
+    this.update(row.dispatch_id, { status: "waiting", held_reason: "approval", approval_id: request.request_id }, now);
+    this.enqueue(this.log.approvalRequired(this.identity(row), request, tier, now));
+    this.trust(
+      row,
+      {
+        record_key: `tier_transition:${request.request_id}`,
+        action: "autonomy.tier_transition",
+        outcome: "approval_required",
+        tier: "act_with_approval",
+        metadata: {
+          from: tier,
+          to: "act_with_approval",
+          reason,
+          request_id: request.request_id,
+          dispatch_id: row.dispatch_id,
+          binding_key: this.meta("binding_key"),
+          event_id: row.event_id,
+        },
+      },
+      now,
+    );
+    return "waiting";
+  }
+
+  /**
+   * A reviewer's answer to an approval request: approve resumes the dispatch from flow control
+   * (without counting a decision), deny ends it `failed`.
+   */
+  async decideApproval(
+    dispatchId: string,
+    requestId: string,
+    decision: { approved: boolean; reviewer: string | null; reason: string | null },
+  ): Promise<ApprovalAnswer> {
+    const row = this.row(dispatchId);
+    if (!row || row.approval_id !== requestId) return { state: "unknown" };
+    if (row.status !== "waiting" || row.held_reason !== "approval") return { state: "not_pending", status: row.status };
+    const event = decision.approved ? await this.loadEvent(row.event_id) : null;
+    const current = this.row(dispatchId);
+    if (current?.status !== "waiting" || current.held_reason !== "approval") {
+      return { state: "not_pending", status: current?.status ?? row.status };
+    }
+    const now = Date.now();
+    const identity = this.identity(current);
+    this.enqueue(this.log.approvalDecided(identity, requestId, decision, now));
+    let status: DispatchStatus;
+    if (decision.approved) {
+      const resumed = { ...current, status: "pending" as const, held_reason: null, decision: "approved" };
+      this.update(dispatchId, { status: "pending", held_reason: null, decision: "approved" }, now);
+      status = this.flowStage(resumed, now, event);
+    } else {
+      const by = decision.reviewer ? ` by ${decision.reviewer}` : "";
+      const error = `approval ${requestId} denied${by}${decision.reason ? `: ${decision.reason}` : ""}`;
+      this.update(dispatchId, { status: "failed", held_reason: null, terminal_at: now }, now);
+      this.enqueue(this.log.failedBeforeAttempt(identity, 0, error, now));
+      this.afterTerminal(current, now, "failed", error);
+      status = "failed";
+    }
+    await this.sendReady(now);
+    await this.settle();
+    return { state: "decided", status };
+  }
+
+  // ---- trust records (SPEC 8) ----------------------------------------------------------------
+
+  /** Queues a trust record for the binding id's ledger (sent after the D1 writes, see `flush`). */
+  private trust(
+    row: GateRow,
+    item: Omit<TrustAppend, "binding_id" | "tenant_id" | "at" | "metadata_json"> & { metadata: object },
+    now: number,
+  ): void {
+    const { metadata, ...rest } = item;
+    const full: TrustAppend = {
+      ...rest,
+      metadata_json: JSON.stringify(metadata),
+      binding_id: this.meta("binding_id") ?? "",
+      tenant_id: row.tenant_id,
+      at: now,
+    };
+    this.sql.exec("INSERT INTO trust_outbox (item) VALUES (?)", JSON.stringify(full));
+    this.setTimer("flush", "_", 0, Date.now() + FLUSH_RETRY_MS, false);
+  }
+
+  /** Step 5: flow control, or straight past it. */
+  private flowStage(row: GateRow, now: number, event: unknown): DispatchStatus {
     const flow = this.flow();
     if (flow) {
       const decision = flow.admit({ dispatchId: row.dispatch_id, eventId: row.event_id, event, now });
@@ -482,6 +875,11 @@ export class BindingGate extends DurableObject<Env> {
   /** Past flow control: held while the binding is paused, else ready for attempt 1. */
   private afterFlow(row: GateRow, now: number): DispatchStatus {
     const identity = this.identity(row);
+    // SPEC 8: an autonomous decision is counted once, when flow control admits the dispatch.
+    if (this.row(row.dispatch_id)?.decision === null && this.decisionsBudgeted(row)) {
+      this.budgets.countDecision(now);
+      this.update(row.dispatch_id, { decision: "counted" }, now);
+    }
     if (this.meta("paused") === "1") {
       this.enqueue(this.log.status(identity, "held", now, { held: true, reason: "binding paused" }));
       this.update(row.dispatch_id, { status: "held", held_reason: "paused" }, now);
@@ -498,6 +896,7 @@ export class BindingGate extends DurableObject<Env> {
   private ready: string[] = [];
 
   private async sendReady(now: number): Promise<void> {
+    this.startClassifications();
     const ids = this.ready;
     this.ready = [];
     for (const id of ids) {
@@ -574,7 +973,7 @@ export class BindingGate extends DurableObject<Env> {
         };
         this.update(row.dispatch_id, { status: "skipped", held_reason: null, terminal_at: now }, now);
         this.enqueue(this.log.skipped(this.identity(row), "flow_control", detail, now));
-        this.afterTerminal(row, now);
+        this.afterTerminal(row, now, "skipped", outcome.reason);
         return "skipped";
       }
       case "wait": {
@@ -629,7 +1028,7 @@ export class BindingGate extends DurableObject<Env> {
         trace_id: row.trace_id,
         attempt,
         replay_of_event_id: row.replay_of_event_id,
-        autonomy_tier: spec.autonomy?.tier ?? "act_auto",
+        autonomy_tier: this.tierOf(row),
         timeout_ms: spec.timeout_ms,
         signing_secret: this.meta("signing_secret") ?? "",
         handler: spec.handler,
@@ -693,7 +1092,7 @@ export class BindingGate extends DurableObject<Env> {
     }
     const status: DispatchStatus = decision.kind;
     this.update(row.dispatch_id, { status, attempt_running: 0, terminal_at: now }, now);
-    this.afterTerminal(row, now);
+    this.afterTerminal(row, now, status, "error" in decision ? decision.error : null);
     return status;
   }
 
@@ -736,7 +1135,7 @@ export class BindingGate extends DurableObject<Env> {
     this.enqueue(
       this.log.deadLettered(this.identity(row), row.attempt, refusal.error, errorClass, "circuit_open", now, null),
     );
-    this.afterTerminal(row, now);
+    this.afterTerminal(row, now, "dlq", refusal.error);
     await this.sendReady(now);
     await this.settle();
     return { action: "dlq" };
@@ -768,7 +1167,7 @@ export class BindingGate extends DurableObject<Env> {
       now,
     );
     this.enqueue(this.log.cancelled(this.identity(row), row.attempt, error, now));
-    this.afterTerminal(row, now);
+    this.afterTerminal(row, now, "cancelled", error);
     return "cancelled";
   }
 
@@ -836,13 +1235,32 @@ export class BindingGate extends DurableObject<Env> {
     const error = verdict.status === "failed" ? (verdict.error ?? "completed as failed") : null;
     this.update(dispatchId, { status: verdict.status, terminal_at: now }, now);
     this.enqueue(this.log.completed(this.identity(row), verdict.status, row.attempt, verdict.result, error, now));
+    this.afterTerminal(row, now, verdict.status, error);
     await this.settle();
     return { state: "completed", status: verdict.status };
   }
 
-  /** Bookkeeping every terminal transition shares. */
-  private afterTerminal(row: GateRow, now: number): void {
+  /** Bookkeeping every terminal transition shares, including its trust record. */
+  private afterTerminal(row: GateRow, now: number, status: DispatchStatus, error: string | null = null): void {
     this.setTimer("retention", "_", 0, now + 86_400_000, false);
+    this.trust(
+      row,
+      {
+        record_key: `dispatch:${row.dispatch_id}:${status}`,
+        action: "dispatch.outcome",
+        outcome: status,
+        tier: this.tierOf(row),
+        metadata: {
+          dispatch_id: row.dispatch_id,
+          binding_key: this.meta("binding_key"),
+          event_id: row.event_id,
+          replay_of_event_id: row.replay_of_event_id,
+          attempt_count: this.row(row.dispatch_id)?.attempt ?? row.attempt,
+          error,
+        },
+      },
+      now,
+    );
     // Leases and waits end with the dispatch (and while it waits); freed slots admit the next waiters.
     const flow = this.flow();
     if (flow) this.applyFlowEffects(flow.release(row.dispatch_id, now), now);

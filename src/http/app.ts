@@ -4,6 +4,7 @@ import { consoleRoutes } from "../console/routes";
 import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
 import { requireAdmin } from "./auth";
+import { approvalRoutes } from "./routes/approvals";
 import { bindingRoutes } from "./routes/bindings";
 import { circuitRoutes } from "./routes/circuits";
 import { dispatchRoutes } from "./routes/dispatches";
@@ -19,6 +20,7 @@ import { replayRoutes } from "./routes/replay";
 import { sourceRoutes } from "./routes/sources";
 import { statsRoutes } from "./routes/stats";
 import { traceRoutes } from "./routes/traces";
+import { trustRoutes } from "./routes/trust";
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
 
@@ -63,6 +65,8 @@ export function createApp() {
   app.route("/v1/traces", traceRoutes());
   app.route("/v1/stats", statsRoutes());
   app.route("/v1/circuits", circuitRoutes());
+  app.route("/v1/approvals", approvalRoutes());
+  app.route("/v1/trust", trustRoutes());
   // The operator console (`GET /`, `/console/*`) reads and acts through this same app, in-process.
   app.route(
     "/",

@@ -61,6 +61,7 @@ export const newEventId = (now?: number) => `evt_${uuidv7(now)}`;
 export const newTraceId = (now?: number) => `trace_${uuidv7(now)}`;
 export const newDlqId = (now?: number) => `dlq_${uuidv7(now)}`;
 export const newRequestId = () => `req_${uuidv7()}`;
+export const newApprovalId = (now?: number) => `apr_${uuidv7(now)}`;
 
 /** A Standard Webhooks signing secret: `whsec_` + base64 of 32 random bytes. */
 export function newSigningSecret(): string {

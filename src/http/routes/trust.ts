@@ -1,0 +1,82 @@
+/**
+ * `/v1/trust`: hash-chained trust records per binding id (SPEC 8) — list, verify, and tier
+ * promotion/demotion, which changes the binding's effective autonomy tier for new dispatches.
+ */
+import { Hono } from "hono";
+import { effectiveTier, type Tier, tierMoveProblem } from "../../autonomy/tiers";
+import type { BindingSpec } from "../../contracts/binding-spec";
+import { listTrustQuerySchema, tierChangeBodySchema, verifyTrustQuerySchema } from "../../contracts/trust";
+import { listVersions, loadControls } from "../../db/bindings-repo";
+import { chainOf, listTrust } from "../../db/trust-repo";
+import { AppError, notFound } from "../../lib/errors";
+import { uuidv7 } from "../../lib/ids";
+import { verifyChain } from "../../trust/trust-chain";
+import { trustView } from "../../trust/trust-view";
+import type { AppEnv } from "../app";
+import { decodeCursor, page } from "../pagination";
+import { parseQuery, readJson } from "../validate";
+
+/** The tier new dispatches of a binding id get: the live version's spec tier or the trust override. */
+async function currentTier(env: Env, bindingId: string): Promise<Tier> {
+  const versions = await listVersions(env.DB, bindingId);
+  if (versions.length === 0) throw notFound(`binding '${bindingId}'`);
+  const live = versions.filter((v) => v.state === "active").at(-1) ?? versions.at(-1);
+  const spec = JSON.parse(live?.spec ?? "{}") as BindingSpec;
+  const control = (await loadControls(env.DB, [bindingId])).get(bindingId);
+  return effectiveTier(spec.autonomy?.tier, control?.tierOverride);
+}
+
+async function changeTier(
+  env: Env,
+  direction: "promote" | "demote",
+  body: { binding_id: string; tier: Tier; reason?: string | undefined },
+) {
+  const from = await currentTier(env, body.binding_id);
+  const problem = tierMoveProblem(direction, from, body.tier);
+  if (problem) throw new AppError("conflict", problem);
+  const now = Date.now();
+  const [record] = await env.TRUST_LEDGER.getByName(body.binding_id).append(
+    [
+      {
+        record_key: `trust.${direction}:${uuidv7(now)}`,
+        binding_id: body.binding_id,
+        tenant_id: null,
+        action: `trust.${direction}`,
+        outcome: "succeeded",
+        tier: body.tier,
+        metadata_json: JSON.stringify({ from, to: body.tier, reason: body.reason ?? null }),
+        at: now,
+      },
+    ],
+    body.tier,
+  );
+  if (!record) throw new AppError("conflict", `trust ${direction} of ${body.binding_id} was not recorded`);
+  return trustView(record);
+}
+
+export function trustRoutes() {
+  const app = new Hono<AppEnv>();
+
+  app.get("/", async (c) => {
+    const q = parseQuery(c, listTrustQuerySchema);
+    const cursor = decodeCursor(q.cursor, 1);
+    const rows = await listTrust(c.env.DB, q.binding_id, Number(cursor?.[0] ?? 0), q.limit);
+    const result = page(rows, q.limit, (r) => [r.seq]);
+    return c.json({ items: result.items.map(trustView), next_cursor: result.next_cursor });
+  });
+
+  app.get("/verify", async (c) => {
+    const q = parseQuery(c, verifyTrustQuerySchema);
+    const [rows, versions] = await Promise.all([chainOf(c.env.DB, q.binding_id), listVersions(c.env.DB, q.binding_id)]);
+    if (rows.length === 0 && versions.length === 0) throw notFound(`binding '${q.binding_id}'`);
+    const head = await c.env.TRUST_LEDGER.getByName(q.binding_id).head();
+    const check = await verifyChain(rows.map(trustView), head);
+    return c.json({ binding_id: q.binding_id, ...check });
+  });
+
+  app.post("/promote", async (c) =>
+    c.json(await changeTier(c.env, "promote", await readJson(c, tierChangeBodySchema))),
+  );
+  app.post("/demote", async (c) => c.json(await changeTier(c.env, "demote", await readJson(c, tierChangeBodySchema))));
+  return app;
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { cachedVerdict, evaluateCelPredicate, judgeClassifier } from "../../../src/predicates/verdict";
+
+const pushEvent = {
+  provider: "github",
+  kind: "push",
+  payload: { ref: "refs/heads/main", repository: { full_name: "acme/app" }, commits: [{ id: "a" }, { id: "b" }] },
+};
+
+describe("CEL predicates", () => {
+  it("true and false", () => {
+    expect(evaluateCelPredicate('event.payload.ref == "refs/heads/main"', pushEvent)).toMatchObject({
+      result: true,
+      failed: false,
+      reason: null,
+    });
+    expect(evaluateCelPredicate("size(event.payload.commits) > 5", pushEvent)).toMatchObject({
+      result: false,
+      failed: false,
+      reason: "predicate returned false",
+    });
+  });
+
+  it("a runtime error is a failure with the error as reason", () => {
+    const v = evaluateCelPredicate("event.payload.pull_request.draft == false", pushEvent);
+    expect(v.result).toBe(false);
+    expect(v.failed).toBe(true);
+    expect(v.reason).toMatch(/pull_request/);
+  });
+
+  it("a non-bool result is a failure", () => {
+    const v = evaluateCelPredicate("event.payload.repository.full_name", pushEvent);
+    expect(v).toMatchObject({
+      result: false,
+      failed: true,
+      reason: 'predicate must return a bool, got string: "acme/app"',
+    });
+  });
+});
+
+describe("classifier verdicts", () => {
+  const ceilings = { timeout_ms: 1000, max_cost_usd: 0.01, max_tokens: 500 };
+  const answer = (a: Record<string, unknown>) => ({
+    kind: "answer" as const,
+    answer: { pass: true, ...a },
+    latency_ms: 12,
+  });
+
+  it("takes the classifier's verdict within the ceilings", () => {
+    expect(judgeClassifier(answer({ cost_usd: 0.005, tokens: 100, reason: "spam" }), ceilings, false)).toEqual({
+      result: true,
+      reason: "spam",
+      cost_usd: 0.005,
+      tokens: 100,
+      latency_ms: 12,
+      cached: false,
+      failed: false,
+      overrun: null,
+    });
+  });
+
+  it("an answer over max_cost_usd or max_tokens is false unless warn", () => {
+    const overCost = judgeClassifier(answer({ cost_usd: 0.02 }), ceilings, false);
+    expect(overCost).toMatchObject({
+      result: false,
+      failed: false,
+      cost_usd: 0.02,
+      overrun: { ceiling: "max_cost_usd", limit: 0.01, actual: 0.02 },
+    });
+    expect(judgeClassifier(answer({ cost_usd: 0.02 }), ceilings, true).result).toBe(true);
+    expect(judgeClassifier(answer({ tokens: 501 }), ceilings, false)).toMatchObject({
+      result: false,
+      overrun: { ceiling: "max_tokens", limit: 500, actual: 501 },
+    });
+  });
+
+  it("a timeout is false (and a failure) unless warn, where it counts as a pass", () => {
+    expect(judgeClassifier({ kind: "timeout", latency_ms: 1000 }, ceilings, false)).toMatchObject({
+      result: false,
+      failed: true,
+      reason: "classifier timed out after 1000ms",
+      overrun: { ceiling: "timeout_ms" },
+    });
+    expect(judgeClassifier({ kind: "timeout", latency_ms: 1000 }, ceilings, true)).toMatchObject({
+      result: true,
+      failed: false,
+    });
+  });
+
+  it("an error is a failure", () => {
+    expect(
+      judgeClassifier({ kind: "error", error: "classifier answered HTTP 500", latency_ms: 3 }, ceilings, true),
+    ).toMatchObject({
+      result: false,
+      failed: true,
+      reason: "classifier answered HTTP 500",
+    });
+  });
+
+  it("a cached verdict costs nothing", () => {
+    expect(cachedVerdict({ pass: false, reason: "not relevant" })).toMatchObject({
+      result: false,
+      reason: "not relevant",
+      cost_usd: 0,
+      cached: true,
+      failed: false,
+    });
+  });
+});
