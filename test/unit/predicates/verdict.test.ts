@@ -107,3 +107,67 @@ describe("classifier verdicts", () => {
     });
   });
 });
+
+describe("the README's predicate examples", () => {
+  const issue = (labels: string[], senderType: string) => ({
+    payload: {
+      action: "opened",
+      issue: { number: 1, labels: labels.map((name) => ({ name })) },
+      sender: { login: "octocat", type: senderType },
+    },
+  });
+  const push = (ref: string, modified: string[]) => ({
+    payload: {
+      ref,
+      commits: [
+        { id: "1", modified: ["README.md"] },
+        { id: "2", modified },
+      ],
+    },
+  });
+  const invoice = (amountDue: number, livemode: boolean) => ({
+    payload: {
+      type: "invoice.payment_failed",
+      livemode,
+      data: { object: { object: "invoice", amount_due: amountDue } },
+    },
+  });
+  const cases: [string, unknown, boolean][] = [
+    [
+      'event.payload.issue.labels.exists(l, l.name == "bug") && event.payload.sender.type != "Bot"',
+      issue(["bug"], "User"),
+      true,
+    ],
+    [
+      'event.payload.issue.labels.exists(l, l.name == "bug") && event.payload.sender.type != "Bot"',
+      issue(["bug"], "Bot"),
+      false,
+    ],
+    [
+      'event.payload.issue.labels.exists(l, l.name == "bug") && event.payload.sender.type != "Bot"',
+      issue(["docs"], "User"),
+      false,
+    ],
+    [
+      'event.payload.ref == "refs/heads/main" && event.payload.commits.exists(c, c.modified.exists(f, f.startsWith("src/")))',
+      push("refs/heads/main", ["src/index.ts"]),
+      true,
+    ],
+    [
+      'event.payload.ref == "refs/heads/main" && event.payload.commits.exists(c, c.modified.exists(f, f.startsWith("src/")))',
+      push("refs/heads/main", ["docs/a.md"]),
+      false,
+    ],
+    ["event.payload.data.object.amount_due >= 10000.0 && event.payload.livemode", invoice(25000, true), true],
+    ["event.payload.data.object.amount_due >= 10000.0 && event.payload.livemode", invoice(25000, false), false],
+    ["event.payload.?pull_request.?draft.orValue(false) == false", { payload: { action: "opened" } }, true],
+    [
+      "event.payload.?pull_request.?draft.orValue(false) == false",
+      { payload: { pull_request: { draft: true } } },
+      false,
+    ],
+  ];
+  it.each(cases)("%s", (expression, event, expected) => {
+    expect(evaluateCelPredicate(expression, event)).toMatchObject({ result: expected, failed: false });
+  });
+});
