@@ -15,7 +15,7 @@ header nav a.active,header nav a:hover{background:#2b3747;color:#fff;text-decora
 header form{margin:0}
 header button{background:none;border:1px solid #4a5768;color:#c9d3df}
 main{padding:18px 20px 40px;max-width:1400px}
-h1{font-size:20px;margin:0 0 12px}h2{font-size:16px;margin:22px 0 8px}h3{font-size:14px;margin:14px 0 6px}
+h1{font-size:20px;margin:0 0 12px}h1.mono{font-size:17px;font-weight:600}h2{font-size:16px;margin:22px 0 8px}h3{font-size:14px;margin:14px 0 6px}
 table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line)}
 th,td{text-align:left;padding:6px 9px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.3px;background:#fafbfc}
@@ -70,8 +70,8 @@ dl.kv dt{color:var(--muted)}dl.kv dd{margin:0}
 /**
  * Progressive enhancement only; every page and form works without it.
  * - `[data-live]` regions re-fetch their own HTML (header `x-console-fragment`) every `data-live` ms
- *   while the "live" box is ticked and the tab is visible; the server answers `x-console-live: stop`
- *   once nothing can change any more.
+ *   while the "live" box is ticked, the tab is visible and no form field in the region is being edited;
+ *   the server answers `x-console-live: stop` once nothing can change any more.
  * - `form[data-confirm]` asks first; `form[data-busy]` shows a spinner and disables its buttons
  *   while the request runs.
  */
@@ -85,6 +85,12 @@ export const CONSOLE_JS = `
     let running = false;
     const timer = setInterval(async () => {
       if (running || document.hidden || (toggle && !toggle.checked)) return;
+      // Never swap out a form the operator is typing into.
+      const active = document.activeElement;
+      if (active && region.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) return;
+      for (const input of region.querySelectorAll("input:not([type=hidden]), textarea")) {
+        if (input.value !== input.defaultValue) return;
+      }
       running = true;
       try {
         const res = await fetch(location.href, { headers: { "x-console-fragment": region.id }, credentials: "same-origin" });

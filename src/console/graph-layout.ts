@@ -17,7 +17,7 @@ export interface LayoutOptions {
   margin: number;
 }
 
-export const DEFAULT_LAYOUT: LayoutOptions = { nodeWidth: 210, nodeHeight: 54, columnGap: 80, rowGap: 26, margin: 20 };
+export const DEFAULT_LAYOUT: LayoutOptions = { nodeWidth: 210, nodeHeight: 54, columnGap: 120, rowGap: 30, margin: 20 };
 
 /** Colour family of a node, from its status. */
 export type Tone = "ok" | "bad" | "busy" | "wait" | "muted" | "info" | "neutral";

@@ -53,6 +53,7 @@ export function Shell(props: {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="same-origin" />
+        <link rel="icon" href="data:," />
         <title>{`${props.title} · Switchyard`}</title>
         <style nonce={props.nonce}>{raw(CONSOLE_CSS)}</style>
       </head>

@@ -6,6 +6,7 @@ import type { TriggerEvent } from "../contracts/events";
 import type { dlqDetail, dlqSummary } from "../db/dlq-repo";
 import type { FlowGateSnapshot } from "../flow/flow-control";
 
+export type { ApprovalView as ApprovalItem } from "../contracts/approvals";
 export type { ActionGraph } from "../observability/action-graph";
 export type { CircuitItem, TriggerEvent };
 
@@ -59,17 +60,6 @@ export interface Stats {
   held?: number;
   dlq_depth: number;
   bindings: GateStats[];
-}
-
-/** SPEC 19 approvals item. */
-export interface ApprovalItem {
-  id: string;
-  binding_key: string;
-  event_id: string;
-  reason: string | null;
-  reviewers: string[] | null;
-  state: string;
-  created_at: string;
 }
 
 export interface RecordItem {

@@ -69,8 +69,8 @@ export function approvalRoutes(app: Hono<ConsoleEnv>) {
                     {item.event_id}
                   </a>
                 </td>
-                <td class="small">{item.reason ?? ""}</td>
-                <td class="small">{(item.reviewers ?? []).join(", ")}</td>
+                <td class="small">{item.reason}</td>
+                <td class="small">{item.reviewers.join(", ")}</td>
                 <td>
                   <Badge status={item.state === "pending" ? "waiting" : item.state} text={item.state} />
                 </td>
@@ -89,7 +89,9 @@ export function approvalRoutes(app: Hono<ConsoleEnv>) {
       body: (
         <>
           <h1>Approvals</h1>
-          <p class="muted small">Dispatches waiting for a reviewer (autonomy tier act_with_approval).</p>
+          <p class="muted small">
+            Dispatches held by their autonomy settings until a reviewer approves or denies them.
+          </p>
           <LiveBox live={live} />
         </>
       ),

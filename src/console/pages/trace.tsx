@@ -2,10 +2,13 @@
 import type { Hono } from "hono";
 import { apiPath } from "../api-client";
 import { type ConsoleEnv, render } from "../context";
-import { type GraphLayout, layoutGraph } from "../graph-layout";
+import { DEFAULT_LAYOUT, type GraphLayout, layoutGraph } from "../graph-layout";
 import { Badge, Failure, Json, LiveBox, Time } from "../layout";
 import { links, v1 } from "../links";
 import type { ActionGraph, ListPage, TriggerEvent } from "../views";
+
+/** Characters of an edge label that fit between two columns (about 6 px each at the label size). */
+const LABEL_CHARS = Math.floor(DEFAULT_LAYOUT.columnGap / 6.2);
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
@@ -30,7 +33,7 @@ function GraphSvg(props: { layout: GraphLayout; traceId: string }) {
         <g data-edge={`${e.edge.from} -> ${e.edge.to}`} data-kind={e.edge.kind}>
           <path class={e.back ? "edge back" : "edge"} d={e.path} markerEnd="url(#arrow)" />
           <text class="elabel" x={e.labelX} y={e.labelY} textAnchor="middle">
-            {clip(e.edge.label ? `${e.edge.kind}: ${e.edge.label}` : e.edge.kind, 28)}
+            {clip(e.edge.label ? `${e.edge.kind}: ${e.edge.label}` : e.edge.kind, e.back ? 40 : LABEL_CHARS)}
           </text>
         </g>
       ))}
@@ -91,8 +94,12 @@ export function traceRoutes(app: Hono<ConsoleEnv>) {
     }
     const layout = layoutGraph(graph.data);
     const truncated = graph.headers.get("x-switchyard-graph-truncated") === "true";
-    // Settled once something past the trigger exists and nothing is still running or scheduled.
-    const settled = layout.nodes.some((n) => n.node.kind !== "trigger") && !layout.nodes.some((n) => n.tone === "busy");
+    // Settled once something past the trigger exists and no running or scheduled node is a frontier
+    // (a retry node keeps status "scheduled" after the attempt it scheduled has run).
+    const hasNext = new Set(layout.edges.map((e) => e.edge.from));
+    const settled =
+      layout.nodes.some((n) => n.node.kind !== "trigger") &&
+      !layout.nodes.some((n) => n.tone === "busy" && !hasNext.has(n.node.id));
     const live = {
       id: "graph-live",
       every: 3000,

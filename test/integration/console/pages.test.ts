@@ -10,6 +10,9 @@ const ok = { responses: [], otherwise: { status: 200, body: { handled: true } } 
 const down = { responses: [], otherwise: { status: 500, body: { error: "database unavailable" } } };
 const once = { retry: { max_attempts: 1 } };
 
+/** Whether this build serves `/v1/approvals` (SPEC 19); the page copes either way. */
+const approvalsApi = (await api("GET", "/v1/approvals")).status === 200;
+
 let client: Client;
 beforeAll(async () => {
   client = await login();
@@ -127,6 +130,26 @@ describe("trace graph page", () => {
     expect(page.html).toContain('class="node n-ok"');
     expect(page.html).toContain(`data-edge="trigger:${event_id} -&gt; dispatch:${b.bindingKey}:${event_id}:1"`);
     expect(page.html).toContain(`href="/console/events/${event_id}"`);
+  });
+
+  it("a finished retry chain stops the live refresh; a dispatch still retrying keeps it", async () => {
+    const fast = { retry: { max_attempts: 3, policy: { linear: { delay_ms: 20 } } } };
+    const b = await scriptedBinding({ responses: [{ status: 500 }], otherwise: { status: 200 } }, fast);
+    const { event_id, trace_id } = await publish(b.provider);
+    await waitForDispatch(b.bindingKey, event_id, ["succeeded"]);
+    const done = await client.get(`/console/traces/${trace_id}`, { "x-console-fragment": "graph-live" });
+    expect(done.html).toContain(`data-node-id="retry:${b.bindingKey}:${event_id}:2"`);
+    expect(done.headers.get("x-console-live")).toBe("stop");
+
+    const slow = { retry: { max_attempts: 3, policy: { linear: { delay_ms: "1h" } } } };
+    const s = await scriptedBinding({ responses: [], otherwise: { status: 500 } }, slow);
+    const waiting = await publish(s.provider);
+    await waitForDispatch(s.bindingKey, waiting.event_id, ["retry_scheduled"]);
+    const live = await eventually(async () => {
+      const p = await client.get(`/console/traces/${waiting.trace_id}`, { "x-console-fragment": "graph-live" });
+      return p.html.includes(`retry:${s.bindingKey}:${waiting.event_id}:2`) ? p : undefined;
+    });
+    expect(live.headers.get("x-console-live")).toBeNull();
   });
 
   it("an unknown trace is a readable 404 page", async () => {
@@ -263,6 +286,46 @@ describe("bindings, circuits and approvals pages", () => {
       await client.post("/console/approvals/apr_nope/decide", { decision: "maybe" }),
     );
     expect(invalid.message).toBe("Choose approve or deny.");
+  });
+
+  it.runIf(approvalsApi)("approvals: approve and deny pending requests from the page", async () => {
+    const budget = { autonomy: { tier: "act_auto", max_decisions_per_hour: 0 } };
+    const b = await scriptedBinding(ok, budget);
+    const first = await publish(b.provider);
+    const second = await publish(b.provider);
+    for (const e of [first, second]) await waitForDispatch(b.bindingKey, e.event_id, ["waiting"]);
+    const pending = await eventually(async () => {
+      const r = await api("GET", "/v1/approvals?state=pending&limit=500");
+      const mine = r.body.items.filter((a: { binding_key: string }) => a.binding_key === b.bindingKey);
+      return mine.length === 2 ? (mine as { id: string; event_id: string }[]) : undefined;
+    });
+    const page = await client.get("/console/approvals");
+    for (const a of pending) expect(rowOf(page.html, "data-approval-id", a.id)).toContain(a.event_id);
+
+    const approve = pending.find((a) => a.event_id === first.event_id)!;
+    const deny = pending.find((a) => a.event_id === second.event_id)!;
+    const approved = await followFlash(
+      client,
+      await client.post(`/console/approvals/${approve.id}/decide`, {
+        decision: "approve",
+        reviewer: "ops",
+        reason: "ok",
+      }),
+    );
+    expect(approved.message).toBe(`${approve.id} approved.`);
+    expect(approved.html).not.toContain(`data-approval-id="${approve.id}"`);
+    await waitForDispatch(b.bindingKey, first.event_id, ["succeeded"]);
+    const denied = await followFlash(
+      client,
+      await client.post(`/console/approvals/${deny.id}/decide`, { decision: "deny" }),
+    );
+    expect(denied.message).toBe(`${deny.id} denied.`);
+    await waitForDispatch(b.bindingKey, second.event_id, ["failed"]);
+    const again = await followFlash(
+      client,
+      await client.post(`/console/approvals/${deny.id}/decide`, { decision: "approve" }),
+    );
+    expect(again.message).toContain(`Could not approve ${deny.id}`);
   });
 
   it("an unknown console page is an HTML 404", async () => {
