@@ -13,6 +13,13 @@ import {
   TERMINAL,
 } from "./support";
 
+/** When each `throttle_acquired` decision was taken at the gate (epoch ms), in order. */
+function acquiredTimes(audit: { kind: string }[]): number[] {
+  return audit
+    .filter((r) => r.kind === "throttle_acquired")
+    .map((r) => Date.parse((r as unknown as { at: string }).at));
+}
+
 describe("throttle", () => {
   it("delays the excess to the next free slot instead of dropping it, in arrival order", async () => {
     const b = await flowBinding({ throttle: { period: "1s", max: 1 } }, { responses: [], otherwise: { status: 200 } });
@@ -38,8 +45,6 @@ describe("throttle", () => {
     }
     const calls = await callsOf(b.hook);
     expect(calls.map((c) => c.event_id)).toEqual([first.event_id, second.event_id, third.event_id]);
-    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
-    expect((calls[2]?.at ?? 0) - (calls[1]?.at ?? 0)).toBeGreaterThanOrEqual(900);
 
     const audit = await auditEventually("throttle", gate, 5);
     expect(audit.map((r) => [r.kind, r.event_id])).toEqual([
@@ -49,7 +54,11 @@ describe("throttle", () => {
       ["throttle_acquired", second.event_id],
       ["throttle_acquired", third.event_id],
     ]);
-    expect(audit[3]?.payload.waited_ms).toBeGreaterThanOrEqual(800);
+    expect(audit[3]?.payload.waited_ms).toBeGreaterThan(0);
+    // Slots are a period apart at the gate (handler arrival adds queue latency, so it is not compared).
+    const acquired = acquiredTimes(audit);
+    expect(acquired[1] - acquired[0]).toBeGreaterThanOrEqual(1_000);
+    expect(acquired[2] - acquired[1]).toBeGreaterThanOrEqual(1_000);
   });
 
   it("keys throttle per gate", async () => {
@@ -93,6 +102,9 @@ describe("throttle", () => {
     await sleep(100);
     const calls = await callsOf(b.hook);
     expect(calls.map((c) => c.event_id)).toEqual([first.event_id, next.event_id]);
-    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_400);
+    const audit = await auditEventually("throttle", gate, 5);
+    const acquired = acquiredTimes(audit);
+    expect(acquired).toHaveLength(2);
+    expect(acquired[1] - acquired[0]).toBeGreaterThanOrEqual(1_500);
   });
 });

@@ -73,10 +73,20 @@ describe("defaults", () => {
     [
       "classifier when",
       {
-        when: { classifier: "a2a://agents.example.com/classify", timeout_ms: "2s", max_cost_usd: 0.1, max_tokens: 500 },
+        when: {
+          classifier: "https://agents.example.com/classify",
+          timeout_ms: "2s",
+          max_cost_usd: 0.1,
+          max_tokens: 500,
+        },
       },
       {
-        when: { classifier: "a2a://agents.example.com/classify", timeout_ms: 2000, max_cost_usd: 0.1, max_tokens: 500 },
+        when: {
+          classifier: "https://agents.example.com/classify",
+          timeout_ms: 2000,
+          max_cost_usd: 0.1,
+          max_tokens: 500,
+        },
       },
     ],
     ["tenant", { tenant_id: "acme_1" }, { tenant_id: "acme_1" }],
@@ -215,6 +225,11 @@ describe("problems", () => {
       "classifier missing",
       { ...base, when: { timeout_ms: 10 } },
       [{ path: "when.classifier", message: "required field is missing" }],
+    ],
+    [
+      "classifier not callable over HTTP",
+      { ...base, when: { classifier: "a2a://agents.example.com/classify" } },
+      [{ path: "when.classifier", message: "classifier must be an https:// or service:// URI" }],
     ],
     [
       "cleartext not boolean",
@@ -402,7 +417,7 @@ describe("problems", () => {
       { ...base, retry: { policy: { exponential: { base_ms: 1, cap_ms: 2, factor: 3 } } } },
       "retry.policy.exponential.factor",
     ],
-    ["when", { ...base, when: { classifier: "worker://c", model: "x" } }, "when.model"],
+    ["when", { ...base, when: { classifier: "service://CLASSIFY/x", model: "x" } }, "when.model"],
     ["flow_control", { ...base, flow_control: { dedupe: {} } }, "flow_control.dedupe"],
     [
       "flow_control.batch",
