@@ -165,11 +165,25 @@ export function toPlainJson(value: unknown): JsonValue {
   }
   if (value instanceof Set) return Array.from(value, toPlainJson);
   const tag = Object.prototype.toString.call(value);
-  if (tag === "[object google.protobuf.Duration]") return String(value);
+  if (tag === "[object google.protobuf.Duration]") {
+    const { seconds, nanos } = value as { seconds?: unknown; nanos?: unknown };
+    return typeof seconds === "bigint" && typeof nanos === "number" ? durationJson(seconds, nanos) : String(value);
+  }
   if (tag.startsWith("[object Type<")) return String((value as { name?: unknown }).name);
   const primitive = (value as { valueOf(): unknown }).valueOf();
   if (typeof primitive === "bigint") return bigintJson(primitive); // uint
   return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, toPlainJson(v)]));
+}
+
+/**
+ * `"1.5s"`, `"-0.5s"`: whole seconds plus the fraction without trailing zeros. Built from seconds and
+ * nanos because the library's own `toString` misprints negative fractions (`-1.5s` → `"-10.5s"`).
+ */
+function durationJson(seconds: bigint, nanos: number): string {
+  const total = seconds * 1_000_000_000n + BigInt(Math.trunc(nanos));
+  const abs = total < 0n ? -total : total;
+  const fraction = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${total < 0n ? "-" : ""}${abs / 1_000_000_000n}${fraction ? `.${fraction}` : ""}s`;
 }
 
 function bigintJson(value: bigint): number | string {

@@ -108,6 +108,12 @@ describe("evaluateCel", () => {
     ['b"hi"', "aGk="],
     ['timestamp("2024-01-01T00:00:00Z")', "2024-01-01T00:00:00.000Z"],
     ['duration("1.5s")', "1.5s"],
+    // Negative fractions are formatted here, not by the library's toString (which prints "-10.5s").
+    ['duration("-1.5s")', "-1.5s"],
+    ['duration("-0.5s")', "-0.5s"],
+    ['duration("-90m")', "-5400s"],
+    ['duration("1ns")', "0.000000001s"],
+    ['timestamp("2024-01-01T00:00:00Z") - timestamp("2024-01-01T00:00:01.25Z")', "-1.25s"],
     ["type(1)", "int"],
     ['event.?payload.?missing.orValue("none")', "none"],
     ["event.?payload.?missing", null],
