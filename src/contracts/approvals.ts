@@ -17,7 +17,7 @@ export const approvalDecisionBodySchema = z.strictObject({
 });
 
 export const approvalSchema = z.object({
-  id: z.string(),
+  id: z.string().meta({ description: "Equals the dispatch result's `request_id`." }),
   binding_key: z.string(),
   event_id: z.string(),
   reason: z.string(),

@@ -26,7 +26,7 @@ export const trustRecordSchema = z.object({
   tier: tierSchema,
   metadata: z.unknown(),
   prev_hash: z.string(),
-  hash: z.string(),
+  hash: z.string().meta({ description: "SHA-256 over the canonical record, chained by `prev_hash`." }),
   at: z.string(),
 });
 
@@ -34,6 +34,6 @@ export const trustVerificationSchema = z.object({
   binding_id: z.string(),
   valid: z.boolean(),
   count: z.number().int(),
-  broken_at: z.number().int().optional(),
+  broken_at: z.number().int().optional().meta({ description: "The seq of the first record that breaks the chain." }),
   problem: z.string().optional(),
 });

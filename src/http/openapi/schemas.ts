@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { ApplyResult, BindingVersionView } from "../../bindings/binding-service";
 import type { CircuitItem } from "../../circuit/contract";
-import { bindingIdSchema, bindingSpecSchema } from "../../contracts/binding-spec";
+import { bindingSpecSchema } from "../../contracts/binding-spec";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
 import { triggerEventSchema } from "../../contracts/events";
 import type { attemptView, outcomeFromRow } from "../../db/dispatches-repo";
@@ -16,7 +16,6 @@ import type { ReplayTarget } from "../../dispatch/replay";
 import type { BindingGate } from "../../flow/binding-gate";
 import { ERROR_STATUS } from "../../lib/errors";
 import type { ActionGraph } from "../../observability/action-graph";
-import { limitSchema } from "../pagination";
 
 // ---- shared ----
 
@@ -225,63 +224,20 @@ export const circuitSchema = z.object({
 });
 export const circuitListSchema = z.object({ items: z.array(circuitSchema) });
 
-// ---- approvals and trust records (SPEC 8, 19) ----
+// ---- approvals and trust records (SPEC 8, 19): the contracts the routes validate with ----
 
-const tierSchema = z.enum(["shadow", "suggest", "act_with_approval", "act_auto"]);
-const approvalStateSchema = z.enum(["pending", "approved", "denied"]);
-
-export const approvalListQuerySchema = z.object({
-  state: approvalStateSchema.optional(),
-  binding_id: z.string().max(128).optional(),
-  limit: limitSchema,
-  cursor: z.string().max(512).optional(),
-});
-export const approvalDecisionBodySchema = z.strictObject({
-  reviewer: z.string().trim().min(1).max(256).optional(),
-  reason: z.string().max(2048).optional(),
-});
-export const approvalSchema = z.object({
-  id: z.string().meta({ description: "Equals the dispatch result's `request_id`." }),
-  binding_key: z.string(),
-  event_id: z.string(),
-  reason: z.string(),
-  reviewers: z.array(z.string()),
-  state: approvalStateSchema,
-  created_at: z.string(),
-  reviewer: z.string().nullable(),
-  decision_reason: z.string().nullable(),
-  decided_at: z.string().nullable(),
-});
-
-export const trustListQuerySchema = z.object({
-  binding_id: bindingIdSchema.optional(),
-  limit: limitSchema,
-  cursor: z.string().max(512).optional(),
-});
-export const trustVerifyQuerySchema = z.object({ binding_id: bindingIdSchema });
-export const trustChangeBodySchema = z.strictObject({
-  binding_id: bindingIdSchema,
-  tier: tierSchema,
-  reason: z.string().max(2048).optional(),
-});
-export const trustRecordSchema = z.object({
-  seq: z.number().int(),
-  binding_id: z.string(),
-  action: z.string(),
-  outcome: z.string(),
-  tier: tierSchema,
-  metadata: z.unknown(),
-  prev_hash: z.string(),
-  hash: z.string().meta({ description: "SHA-256 over the canonical record, chained by `prev_hash`." }),
-  at: z.string(),
-});
-export const trustVerifySchema = z.object({
-  binding_id: z.string(),
-  valid: z.boolean(),
-  count: z.number().int(),
-  broken_at: z.number().int().optional().meta({ description: "The seq of the first record that breaks the chain." }),
-  problem: z.string().optional(),
-});
+export {
+  approvalDecisionBodySchema,
+  approvalSchema,
+  listApprovalsQuerySchema as approvalListQuerySchema,
+} from "../../contracts/approvals";
+export {
+  listTrustQuerySchema as trustListQuerySchema,
+  tierChangeBodySchema as trustChangeBodySchema,
+  trustRecordSchema,
+  trustVerificationSchema as trustVerifySchema,
+  verifyTrustQuerySchema as trustVerifyQuerySchema,
+} from "../../contracts/trust";
 
 // ---- compile-time agreement with the types the routes return ----
 

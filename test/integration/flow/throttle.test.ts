@@ -14,10 +14,10 @@ import {
 } from "./support";
 
 /** When each `throttle_acquired` decision was taken at the gate (epoch ms), in order. */
-function acquiredTimes(audit: { kind: string }[]): number[] {
+function acquiredTimes(audit: { kind: string }[]): [number, number, number] {
   return audit
     .filter((r) => r.kind === "throttle_acquired")
-    .map((r) => Date.parse((r as unknown as { at: string }).at));
+    .map((r) => Date.parse((r as unknown as { at: string }).at)) as [number, number, number];
 }
 
 describe("throttle", () => {
