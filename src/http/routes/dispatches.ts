@@ -32,10 +32,15 @@ export const listDispatchesQuerySchema = z.object({
   replay_of_event_id: z.string().max(128).optional(),
 });
 
-/** `@` may arrive raw or as `%40`; a key that cannot be a binding key names no dispatch. */
-function dispatchAddress(rawKey: string, eventId: string) {
-  const bindingKey = decodeURIComponent(rawKey);
-  if (!parseBindingKey(bindingKey) || eventId.length > 128) throw notFound(`dispatch ${bindingKey}/${eventId}`);
+/**
+ * `@` may arrive raw or as `%40`: route parameters are already percent-decoded, so decoding again
+ * would misread a literal `%` (and throw on one not followed by two hex digits). A key that cannot
+ * be a binding key names no dispatch.
+ */
+function dispatchAddress(bindingKey: string, eventId: string) {
+  if (!parseBindingKey(bindingKey) || eventId.length > 128) {
+    throw notFound(`dispatch ${bindingKey.slice(0, 200)}/${eventId.slice(0, 200)}`);
+  }
   return { bindingKey, eventId };
 }
 
