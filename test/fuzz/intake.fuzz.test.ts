@@ -7,6 +7,8 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { TriggerEvent } from "../../src/contracts/events";
+import { MAX_STORED_EVENT_BYTES, storedEventBytes } from "../../src/intake/stored-size";
 import { contentType, deepJsonText, headerText, hostileBody, malformedJsonText, pathSegment } from "./arbitraries";
 import { fuzz, runs, timeoutFor } from "./config";
 import { ADMIN, checkAnswer, counts, type FuzzRequest, send } from "./support";
@@ -239,7 +241,10 @@ describe("POST /hooks/:source under hostile input", () => {
             const eventId = (res.json as { event_id: string }).event_id;
             const got = await send({ method: "GET", path: `/v1/events/${eventId}`, headers: ADMIN });
             expect(got.status, `${context}\nread back: ${got.text.slice(0, 200)}`).toBe(200);
-            expect((got.json as { event: { id: string } }).event.id).toBe(eventId);
+            const stored = (got.json as { event: TriggerEvent }).event;
+            expect(stored.id).toBe(eventId);
+            // D1 refuses rows over 2,000,000 bytes in production (the local simulator does not).
+            expect(storedEventBytes(stored), context).toBeLessThanOrEqual(MAX_STORED_EVENT_BYTES);
           } else if (res.status === 401) {
             expect(delta, context).toEqual({ events: 0, dedupe_claims: 0, records: 1 });
           } else if (res.status !== 503) {

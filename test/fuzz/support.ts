@@ -83,43 +83,40 @@ export function checkAnswer(req: FuzzRequest, res: FuzzResponse, options: { allo
 
 // ---- D1 snapshots ----
 
-/** Tables whose rows are compared in full (few rows, mutable state). */
-const FULL_TABLES = [
-  "sources",
-  "binding_versions",
-  "binding_controls",
-  "dispatches",
-  "dlq_entries",
-  "approvals",
-  "worker_jobs",
-] as const;
-/** Append-mostly tables compared by count and highest key. */
-const COUNTED_TABLES = [
-  ["events", "id"],
-  ["dedupe_claims", "expires_at"],
-  ["attempts", "started_at"],
-  ["records", "seq"],
-  ["trust_records", "seq"],
-  ["predicate_verdicts", "created_at"],
-] as const;
+/** Append-mostly tables, compared by count and highest rowid; every other table is compared row by row. */
+const LOG_TABLES = new Set(["events", "dedupe_claims", "attempts", "records", "trust_records", "predicate_verdicts"]);
+/** Written on purpose for rejected requests (rejection counters), or not the application's. */
+const IGNORED_TABLES = new Set(["intake_counters", "d1_migrations"]);
 
 export type Snapshot = Record<string, unknown>;
 
+let tableNames: string[] | null = null;
+
+async function tables(): Promise<string[]> {
+  tableNames ??= (
+    await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all<{ name: string }>()
+  ).results
+    .map((r) => r.name)
+    .filter((name) => !IGNORED_TABLES.has(name) && !name.startsWith("sqlite_") && !name.startsWith("_cf_"));
+  return tableNames;
+}
+
 /**
- * Every table a client request could write, except `intake_counters` (rejections are counted there
- * on purpose). Full rows for the mutable tables, count and highest key for the logs.
+ * Every application table (found in the schema, so new tables are covered) except the rejection
+ * counters: full rows for the mutable tables, count and highest rowid for the logs.
  */
 export async function snapshot(): Promise<Snapshot> {
-  const statements = [
-    ...FULL_TABLES.map((t) => env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`)),
-    ...COUNTED_TABLES.map(([t, key]) => env.DB.prepare(`SELECT count(*) AS n, max(${key}) AS last FROM ${t}`)),
-  ];
-  const results = await env.DB.batch(statements);
-  const out: Snapshot = {};
-  [...FULL_TABLES, ...COUNTED_TABLES.map(([t]) => t)].forEach((table, i) => {
-    out[table] = results[i]?.results ?? [];
-  });
-  return out;
+  const names = await tables();
+  const results = await env.DB.batch(
+    names.map((t) =>
+      env.DB.prepare(
+        LOG_TABLES.has(t)
+          ? `SELECT count(*) AS n, max(rowid) AS last FROM "${t}"`
+          : `SELECT * FROM "${t}" ORDER BY rowid`,
+      ),
+    ),
+  );
+  return Object.fromEntries(names.map((t, i) => [t, results[i]?.results ?? []]));
 }
 
 /** Row counts of some tables. */

@@ -16,6 +16,7 @@ import {
   redactHeaders,
 } from "../../intake/normalise";
 import { type VerifyStyle, verifySignature } from "../../intake/signatures";
+import { fitForStorage, MAX_STORED_EVENT_BYTES } from "../../intake/stored-size";
 import { AppError, notFound } from "../../lib/errors";
 import { bytesToBase64, newEventId, newTraceId } from "../../lib/ids";
 import { iso } from "../../lib/time";
@@ -110,14 +111,22 @@ export function hookRoutes() {
       // A configured hmac header is a signature header: kept so handlers can re-verify (SPEC 4.4).
       headers: redactHeaders(headers, source.header ? [source.header] : []),
       payload,
-      // D1 rows are capped at 2 MB: very large bodies keep only the parsed payload (raw_body is optional).
+      // D1 rows are capped at 2 MB: very large bodies keep only the parsed payload (raw_body is optional;
+      // fitForStorage also drops it when the normalised payload leaves too little room).
       ...(rawBody.length <= RAW_BODY_KEEP_BYTES ? { raw_body: bytesToBase64(rawBody) } : {}),
       signature_status: { state: verdict.state },
     };
+    const fitted = fitForStorage(event);
+    if (!fitted.ok) {
+      throw new AppError(
+        "payload_too_large",
+        `the normalised event would take ${fitted.bytes} bytes to store (max ${MAX_STORED_EVENT_BYTES}): send a smaller body`,
+      );
+    }
     const outcome = await acceptAndEnqueue(
       c.env,
       {
-        event,
+        event: fitted.event,
         source: name,
         dedupeScope: `source:${name}`,
         dedupeWindowS: source.dedupeWindowS,

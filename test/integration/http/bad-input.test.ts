@@ -2,8 +2,9 @@
  * Regression examples for client input that once broke a route (found by the property tests under
  * test/fuzz): each answers a 4xx error envelope and writes nothing.
  */
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, waitForDispatch } from "../../support/api";
+import { api, BASE, unique, waitForDispatch } from "../../support/api";
 import { bindingTo, publish } from "../../support/dispatch";
 
 function expectEnvelope(res: { status: number; body: unknown }, status: number) {
@@ -35,3 +36,41 @@ describe("dispatch addresses with a literal or broken percent sign", () => {
     expect(encoded.body).toEqual(raw.body);
   });
 });
+
+describe("webhook bodies that grow past D1's row limit once normalised", () => {
+  const post = (source: string, body: Uint8Array) =>
+    exports.default.fetch(`${BASE}/hooks/${source}`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body,
+    });
+
+  it("a 1 MB body of control bytes (sixfold when JSON-escaped) answers 413 and stores nothing", async () => {
+    const source = unique("big-ctl");
+    expect((await api("PUT", `/v1/sources/${source}`, { verify: { style: "none" } })).status).toBe(201);
+    const res = await post(source, new Uint8Array(1_000_000).fill(0x01));
+    const body = await res.json();
+    expectEnvelope({ status: res.status, body }, 413);
+    expect((await api("GET", `/v1/events?source=${source}`)).body.items).toEqual([]);
+  });
+
+  it("a body that fits only without its raw copy is stored without raw_body", async () => {
+    const source = unique("big-bin");
+    expect((await api("PUT", `/v1/sources/${source}`, { verify: { style: "none" } })).status).toBe(201);
+    // 512 KiB, half invalid UTF-8: raw_utf8 ≈ 1 MB + raw_base64 ≈ 0.7 MB fit, a third copy would not.
+    const bytes = new Uint8Array(512 * 1024).fill(0x61);
+    bytes.fill(0xff, 0, 256 * 1024);
+    const res = await post(source, bytes);
+    expect(res.status, await res.clone().text()).toBe(202);
+    const { event_id } = (await res.json()) as { event_id: string };
+    const { event } = (await api("GET", `/v1/events/${event_id}`)).body;
+    expect(event.raw_body).toBeUndefined();
+    expect(event.payload.raw_base64).toBe(base64(bytes));
+  });
+});
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
