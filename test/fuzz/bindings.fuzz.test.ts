@@ -364,6 +364,76 @@ describe("binding specs under hostile input", () => {
   );
 });
 
+// ---- hostile payloads through predicates and flow-control keys ----
+
+const FLOW_BINDINGS: [string, Record<string, unknown>][] = [
+  ["fz-flow-when", { when: "event.?payload.?a.orValue(1) != 2 && size(event.kind) > 0" }],
+  ["fz-flow-conc", { flow_control: { concurrency: { key: "event.payload", max: 5 } } }],
+  ["fz-flow-rate", { flow_control: { rate_limit: { key: "event.payload.k", period: "1s", max: 1000 } } }],
+  ["fz-flow-single", { flow_control: { singleton: { key: "event.?payload.?k.orValue('none')" } } }],
+  ["fz-flow-debounce", { flow_control: { debounce: { key: "event.kind", period: 20 } } }],
+];
+
+/** Payloads: any JSON, deep (up to the accepted 128 levels), huge strings, hostile keys. */
+const payloadArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: jsonText },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 126 }).map((depth) => `{"k":${'{"a":'.repeat(depth)}1${"}".repeat(depth)}}`),
+  },
+  {
+    weight: 1,
+    arbitrary: nastyString.map((text) => JSON.stringify({ k: text.slice(0, 400_000), a: text.slice(0, 10) })),
+  },
+);
+
+describe("hostile payloads through predicates and flow-control keys", () => {
+  beforeAll(async () => {
+    for (const [id, extra] of FLOW_BINDINGS) {
+      const { res } = await put(id, JSON.stringify({ provider: "fzflow", handler: "worker://fz-flow", ...extra }));
+      expect(res.status, res.text).toBe(201);
+    }
+  });
+
+  it(
+    "every dispatch of an accepted event reaches a terminal status",
+    async () => {
+      await fuzz(
+        fc.asyncProperty(payloadArb, async (payload) => {
+          const req: FuzzRequest = {
+            method: "POST",
+            path: "/v1/events",
+            headers: { ...ADMIN, "content-type": "application/json" },
+            body: `{"provider":"fzflow","kind":"k","payload":${payload}}`,
+          };
+          const res = await send(req);
+          checkAnswer(req, res);
+          if (res.status !== 202) return;
+          const eventId = (res.json as { event_id: string }).event_id;
+          const deadline = Date.now() + 15_000;
+          for (;;) {
+            const got = await send({ method: "GET", path: `/v1/events/${eventId}`, headers: ADMIN });
+            checkAnswer({ method: "GET", path: `/v1/events/${eventId}` }, got);
+            const dispatches = (got.json as { dispatches: { binding_key: string; status: string }[] }).dispatches;
+            const live = dispatches.filter((d) => !TERMINAL.has(d.status));
+            if (dispatches.length === FLOW_BINDINGS.length && live.length === 0) return;
+            if (Date.now() > deadline) {
+              throw new Error(
+                `event ${eventId} with payload ${payload.slice(0, 200)} left dispatches unfinished: ${JSON.stringify(dispatches)}`,
+              );
+            }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }),
+        runs(15),
+      );
+    },
+    timeoutFor(15, 2_000),
+  );
+});
+
+const TERMINAL = new Set(["succeeded", "skipped", "waiting", "dlq", "failed", "cancelled"]);
+
 // ---- the SSRF guard (pure) ----
 
 const privateV4 = fc.oneof(

@@ -9,7 +9,16 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TriggerEvent } from "../../src/contracts/events";
 import { MAX_STORED_EVENT_BYTES, storedEventBytes } from "../../src/intake/stored-size";
-import { contentType, deepJsonText, headerText, hostileBody, malformedJsonText, pathSegment } from "./arbitraries";
+import {
+  contentType,
+  deepJsonText,
+  encodeLossy,
+  headerText,
+  hostileBody,
+  jsonText,
+  malformedJsonText,
+  pathSegment,
+} from "./arbitraries";
 import { fuzz, runs, timeoutFor } from "./config";
 import { ADMIN, checkAnswer, counts, type FuzzRequest, send } from "./support";
 
@@ -190,6 +199,8 @@ const deliveryArb = delivery.chain((d) =>
       { weight: 1, arbitrary: fc.constant(JSON.stringify(d.fixture.example)) },
       { weight: 1, arbitrary: fc.constant(JSON.stringify({ type: "url_verification", challenge: "c" })) },
       { weight: 1, arbitrary: fc.constant("ssl_check=1&token=x") },
+      // Slack interactivity posts a form whose `payload` field holds the JSON.
+      { weight: 1, arbitrary: jsonText.map((t) => `payload=${encodeLossy(t)}&x=${encodeLossy(t.slice(0, 5))}`) },
     )
     .map((body) => ({ ...d, body })),
 );

@@ -59,8 +59,12 @@ export function trustRoutes() {
 
   app.get("/", async (c) => {
     const q = parseQuery(c, listTrustQuerySchema);
-    const cursor = decodeCursor(q.cursor, 1);
-    const rows = await listTrust(c.env.DB, q.binding_id, Number(cursor?.[0] ?? 0), q.limit);
+    const after = decodeCursor(q.cursor, 1)?.[0] ?? 0;
+    // Cursors carry a record seq; anything else (NaN once bound) would silently answer an empty page.
+    if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
+      throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
+    }
+    const rows = await listTrust(c.env.DB, q.binding_id, after, q.limit);
     const result = page(rows, q.limit, (r) => [r.seq]);
     return c.json({ items: result.items.map(trustView), next_cursor: result.next_cursor });
   });

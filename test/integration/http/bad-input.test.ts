@@ -74,3 +74,18 @@ function base64(bytes: Uint8Array): string {
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
 }
+
+describe("trust listing cursors", () => {
+  const cursor = (key: unknown[]) =>
+    btoa(JSON.stringify(key)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+  it.each([[["x"]], [[1.5]], [[-1]], [[1e300]]])("a cursor of %j is a 400, not an empty page", async (key) => {
+    expectEnvelope(await api("GET", `/v1/trust?cursor=${cursor(key)}`), 400);
+  });
+
+  it("a cursor with a record seq pages on", async () => {
+    const res = await api("GET", `/v1/trust?cursor=${cursor([0])}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ items: expect.any(Array) });
+  });
+});
