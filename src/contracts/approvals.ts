@@ -1,6 +1,7 @@
 /** Approval requests (SPEC 8, 19): list query, decision body and the wire shape. */
 import { z } from "zod";
 import { limitSchema } from "../http/pagination";
+import { wellFormed } from "./unicode";
 
 export const approvalStateSchema = z.enum(["pending", "approved", "denied"]);
 
@@ -12,8 +13,8 @@ export const listApprovalsQuerySchema = z.object({
 });
 
 export const approvalDecisionBodySchema = z.strictObject({
-  reviewer: z.string().trim().min(1, "reviewer cannot be empty").max(256).optional(),
-  reason: z.string().max(2048).optional(),
+  reviewer: wellFormed(z.string().trim().min(1, "reviewer cannot be empty").max(256)).optional(),
+  reason: wellFormed(z.string().max(2048)).optional(),
 });
 
 export const approvalSchema = z.object({

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { tenantIdRegex } from "./sources";
+import { wellFormed } from "./unicode";
 
 export const signatureStatusSchema = z.discriminatedUnion("state", [
   z.object({ state: z.literal("verified") }),
@@ -67,10 +68,10 @@ const traceIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "trace_id mus
 /** One event of `POST /v1/events`. */
 export const publishEventSchema = z.strictObject({
   provider: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "provider must match [a-z0-9][a-z0-9_-]{0,63}"),
-  kind: z.string().min(1, "kind cannot be empty").max(256),
+  kind: wellFormed(z.string().min(1, "kind cannot be empty").max(256)),
   payload: payloadSchema,
   headers: z.record(z.string().max(256), z.string().max(8192)).optional(),
-  dedupe_key: z.string().min(1).max(512).optional(),
+  dedupe_key: wellFormed(z.string().min(1).max(512)).optional(),
   tenant_id: z.string().regex(tenantIdRegex, "tenant_id must match [A-Za-z0-9_-]{1,64}").nullable().optional(),
   occurred_at: z.iso.datetime({ offset: true }).nullable().optional(),
   trace_id: traceIdSchema.optional(),

@@ -3,6 +3,8 @@
  * only for the fallback dedupe hash.
  */
 
+import { toWellFormed } from "../contracts/unicode";
+
 type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
@@ -55,8 +57,15 @@ export function parsePayload(rawBody: Uint8Array, contentType: string | null): {
   return { payload: { raw_utf8: text, raw_base64: toBase64(rawBody) }, json: false };
 }
 
-/** Provider event kind (SPEC 3 `kind`). */
+/**
+ * Provider event kind (SPEC 3 `kind`). Kinds and dedupe keys are stored in their own columns, so
+ * unpaired surrogates (valid in JSON) become U+FFFD here rather than being mangled by storage.
+ */
 export function deriveKind(provider: string, headers: Headers, payload: unknown): string {
+  return toWellFormed(kindOf(provider, headers, payload));
+}
+
+function kindOf(provider: string, headers: Headers, payload: unknown): string {
   switch (provider) {
     case "github": {
       const event = headers.get("x-github-event")?.trim() || "unknown";
@@ -82,7 +91,7 @@ export async function deriveDedupeKey(
   rawBody: Uint8Array,
 ): Promise<string> {
   const key = style === "standard" ? headers.get("webhook-id")?.trim() : providerDedupeKey(provider, headers, payload);
-  if (key) return key;
+  if (key) return toWellFormed(key);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", rawBody));
   return `sha256:${toHex(digest)}`;
 }

@@ -418,6 +418,40 @@ describe("every route under hostile input", () => {
   );
 
   it(
+    "unexpected methods on every route: no 5xx, and the error envelope where there is a body",
+    async () => {
+      await fuzz(
+        fc.asyncProperty(
+          fc.constantFrom(...OPS),
+          fc.constantFrom("HEAD", "OPTIONS", "PATCH", "PUT", "DELETE", "POST", "GET"),
+          fc.option(fc.constantFrom("{}", "[]", "x"), { nil: undefined }),
+          async (op, method, body) => {
+            const path = op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => op.params?.[name]?.() ?? "x");
+            const withBody = body !== undefined && method !== "GET" && method !== "HEAD";
+            const req: FuzzRequest = {
+              method,
+              path,
+              headers: { ...ADMIN, ...(withBody ? { "content-type": "application/json" } : {}) },
+              ...(withBody ? { body } : {}),
+            };
+            const before = method === "GET" || method === "HEAD" ? null : await snapshot();
+            const res = await send(req);
+            if (method === "HEAD") {
+              expect(res.status, describeRequest(req)).toBeLessThan(500);
+              return;
+            }
+            checkAnswer(req, res);
+            if (before && res.status >= 400) expect(changedTables(before, await snapshot())).toEqual([]);
+            if (before && res.status < 400) await settle();
+          },
+        ),
+        runs(40),
+      );
+    },
+    timeoutFor(40, 2_000),
+  );
+
+  it(
     "answers 401 with the envelope for any bad Authorization header",
     async () => {
       const routes = OPS.filter((op) => op.path.startsWith("/v1/"));

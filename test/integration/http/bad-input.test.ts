@@ -89,3 +89,38 @@ describe("trust listing cursors", () => {
     expect(res.body).toMatchObject({ items: expect.any(Array) });
   });
 });
+
+describe("text with unpaired surrogates (valid JSON, not storable as text)", () => {
+  it.each([
+    ["kind", { provider: "p-lone", kind: "a\ud800", payload: {} }],
+    ["dedupe_key", { provider: "p-lone", kind: "k", payload: {}, dedupe_key: "d\udc00" }],
+  ])("a published %s is a 400 naming the field, and nothing is stored", async (field, event) => {
+    const before = (await api("GET", "/v1/events?provider=p-lone")).body.items.length;
+    const res = await api("POST", "/v1/events", JSON.stringify(event));
+    expectEnvelope(res, 400);
+    expect(res.body.error.message).toContain(field);
+    expect((await api("GET", "/v1/events?provider=p-lone")).body.items).toHaveLength(before);
+  });
+
+  it("an approval decision's reviewer or reason is a 400", async () => {
+    for (const body of [{ reviewer: "r\ud800" }, { reason: "\udfff" }]) {
+      const res = await api("POST", "/v1/approvals/apr_missing/approve", JSON.stringify(body));
+      expectEnvelope(res, 400);
+    }
+  });
+
+  it("a webhook kind is stored with U+FFFD, as it reads back", async () => {
+    const source = unique("lone-kind");
+    expect((await api("PUT", `/v1/sources/${source}`, { verify: { style: "none" } })).status).toBe(201);
+    const res = await exports.default.fetch(`${BASE}/hooks/${source}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"type":"order\\ud800"}',
+    });
+    expect(res.status).toBe(202);
+    const { event_id } = (await res.json()) as { event_id: string };
+    const { event } = (await api("GET", `/v1/events/${event_id}`)).body;
+    expect(event.kind).toBe("order\ufffd");
+    expect(event.payload).toEqual({ type: "order\ud800" });
+  });
+});
