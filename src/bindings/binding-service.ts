@@ -159,11 +159,16 @@ export async function applyManifest(
   env: Env,
   entries: { id: string; spec: BindingSpec }[],
   now: number,
+  tenant: string | null = null,
 ): Promise<ApplyResult> {
   const db = drizzle(env.DB);
   const at = iso(now);
   const hashes = await Promise.all(entries.map((e) => sha256Hex(canonicalJson(e.spec))));
-  const active = await db.select().from(bindingVersions).where(eq(bindingVersions.state, "active"));
+  // With a tenant, only that tenant's bindings are reconciled (drained when unlisted).
+  const active = await db
+    .select()
+    .from(bindingVersions)
+    .where(and(eq(bindingVersions.state, "active"), tenant ? eq(bindingVersions.tenantId, tenant) : undefined));
   const maxVersions = new Map(
     (
       await db

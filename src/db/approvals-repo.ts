@@ -14,13 +14,14 @@ export async function getApproval(d1: D1Database, id: string): Promise<ApprovalR
 /** Newest first; `after` is the (created_at, id) of the last item of the previous page. */
 export async function listApprovals(
   d1: D1Database,
-  filter: { state?: string | undefined; binding_id?: string | undefined },
+  filter: { state?: string | undefined; binding_id?: string | undefined; tenant?: string | null },
   after: [string, string] | null,
   limit: number,
 ): Promise<ApprovalRow[]> {
   const where: SQL[] = [];
   if (filter.state) where.push(eq(approvals.state, filter.state as ApprovalRow["state"]));
   if (filter.binding_id) where.push(eq(approvals.bindingId, filter.binding_id));
+  if (filter.tenant) where.push(eq(approvals.tenantId, filter.tenant));
   if (after) {
     const older = or(
       lt(approvals.createdAt, after[0]),

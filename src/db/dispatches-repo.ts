@@ -62,6 +62,8 @@ export interface DispatchFilter {
   binding_id?: string;
   status?: string;
   replay_of_event_id?: string;
+  /** A tenant key's scope: only that tenant's dispatches. */
+  tenant?: string | null;
   cursor: [string, string] | null;
   limit: number;
 }
@@ -74,6 +76,7 @@ export async function listDispatches(d1: D1Database, f: DispatchFilter): Promise
   if (f.binding_id) conditions.push(eq(dispatches.bindingId, f.binding_id));
   if (f.status) conditions.push(eq(dispatches.status, f.status));
   if (f.replay_of_event_id) conditions.push(eq(dispatches.replayOfEventId, f.replay_of_event_id));
+  if (f.tenant) conditions.push(eq(dispatches.tenantId, f.tenant));
   if (f.cursor) {
     const [createdAt, id] = f.cursor;
     const after = or(

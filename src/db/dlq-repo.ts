@@ -12,6 +12,8 @@ export interface DlqFilter {
   error_class?: string;
   state?: "pending" | "resolved";
   since?: string;
+  /** A tenant key's scope: only that tenant's entries. */
+  tenant?: string | null;
 }
 
 export function dlqConditions(f: DlqFilter): SQL[] {
@@ -21,6 +23,7 @@ export function dlqConditions(f: DlqFilter): SQL[] {
   if (f.error_class) c.push(eq(dlqEntries.errorClass, f.error_class));
   if (f.state) c.push(eq(dlqEntries.state, f.state));
   if (f.since) c.push(gte(dlqEntries.createdAt, f.since));
+  if (f.tenant) c.push(eq(dlqEntries.tenantId, f.tenant));
   return c;
 }
 

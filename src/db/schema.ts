@@ -321,3 +321,20 @@ export const predicateVerdicts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.eventId, t.classifier] })],
 );
+
+/**
+ * Tenant API keys (SPEC 16): the key is shown once at creation and stored as its SHA-256 hash; a
+ * presented key `<id>.<secret>` is found by id and compared in constant time. Revoked keys stay for audit.
+ */
+export const tenantKeys = sqliteTable(
+  "tenant_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    keyHash: text("key_hash").notNull(),
+    createdAt: text("created_at").notNull(),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [index("tenant_keys_tenant").on(t.tenantId, t.createdAt)],
+);

@@ -1,4 +1,4 @@
-import { asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SourceView } from "../contracts/sources";
 import type { VerifyStyle } from "../intake/signatures";
@@ -11,10 +11,20 @@ export async function getSource(d1: D1Database, name: string): Promise<SourceRow
   return rows[0] ?? null;
 }
 
-export async function listSources(d1: D1Database, after: string | null, limit: number): Promise<SourceRow[]> {
-  const db = drizzle(d1);
-  const query = db.select().from(sources);
-  return (after ? query.where(gt(sources.name, after)) : query).orderBy(asc(sources.name)).limit(limit + 1);
+/** Sources by name; `tenant` (a tenant key's scope) limits them to that tenant. */
+export async function listSources(
+  d1: D1Database,
+  after: string | null,
+  limit: number,
+  tenant: string | null = null,
+): Promise<SourceRow[]> {
+  const where = and(after ? gt(sources.name, after) : undefined, tenant ? eq(sources.tenantId, tenant) : undefined);
+  return drizzle(d1)
+    .select()
+    .from(sources)
+    .where(where)
+    .orderBy(asc(sources.name))
+    .limit(limit + 1);
 }
 
 export function sourceView(row: SourceRow, baseUrl: string): SourceView {

@@ -6,9 +6,19 @@ export async function listTrust(
   bindingId: string | undefined,
   afterSeq: number,
   limit: number,
+  tenant: string | null = null,
 ): Promise<TrustRecordRow[]> {
-  const where = bindingId ? "WHERE binding_id = ? AND seq > ?" : "WHERE seq > ?";
-  const params = bindingId ? [bindingId, afterSeq] : [afterSeq];
+  const conditions = ["seq > ?"];
+  const params: (string | number)[] = [afterSeq];
+  if (bindingId) {
+    conditions.push("binding_id = ?");
+    params.push(bindingId);
+  }
+  if (tenant) {
+    conditions.push("tenant_id = ?");
+    params.push(tenant);
+  }
+  const where = `WHERE ${conditions.join(" AND ")}`;
   const { results } = await d1
     .prepare(`SELECT * FROM trust_records ${where} ORDER BY seq LIMIT ?`)
     .bind(...params, limit + 1)

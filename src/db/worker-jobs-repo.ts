@@ -82,18 +82,19 @@ export async function getJob(d1: D1Database, jobId: string): Promise<WorkerJobRo
  * exactly: the oldest `n` ready jobs of each rank band, each read in order through `worker_jobs_claim`,
  * plus the expired leases of the queue (few: at most one per busy consumer), ranked by the same rule.
  */
-function claimCandidates(queue: string, cut: ReturnType<typeof claimCutoffs>, n: number): SQL {
+function claimCandidates(queue: string, cut: ReturnType<typeof claimCutoffs>, n: number, tenant: string | null): SQL {
+  const ofTenant = tenant === null ? sql`` : sql` AND c.tenant_id = ${tenant}`;
   const ready = (priority: string, rank: number, band: SQL) =>
     sql`SELECT * FROM (SELECT c.job_id AS job_id, ${sql.raw(String(rank))} AS claim_rank, c.created_at AS created_at
       FROM worker_jobs AS c
-      WHERE c.queue = ${queue} AND c.state = 'ready' AND c.priority = ${sql.raw(`'${priority}'`)}${band}
+      WHERE c.queue = ${queue} AND c.state = 'ready' AND c.priority = ${sql.raw(`'${priority}'`)}${band}${ofTenant}
       ORDER BY c.created_at, c.job_id LIMIT ${n})`;
   // Mirrors claimRank in worker-jobs-policy.ts.
   const rank = sql`CASE WHEN c.priority = 'high' OR (c.priority = 'normal' AND c.created_at <= ${cut.promote_before})
     THEN 0 WHEN c.priority = 'normal' THEN 1 ELSE 2 END`;
   const expired = sql`SELECT * FROM (SELECT c.job_id AS job_id, ${rank} AS claim_rank, c.created_at AS created_at
       FROM worker_jobs AS c
-      WHERE c.queue = ${queue} AND c.state = 'leased' AND c.lease_expires_at <= ${cut.now}
+      WHERE c.queue = ${queue} AND c.state = 'leased' AND c.lease_expires_at <= ${cut.now}${ofTenant}
       ORDER BY claim_rank, c.created_at, c.job_id LIMIT ${n})`;
   const parts = [
     ready("high", 0, sql``),
@@ -118,6 +119,7 @@ export async function claimJobs(
   leaseMs: number,
   max: number,
   now: number,
+  tenant: string | null = null,
 ): Promise<WorkerJobRow[]> {
   const cut = claimCutoffs(now, leaseMs);
   const rows = await drizzle(d1)
@@ -129,7 +131,7 @@ export async function claimJobs(
       claims: sql`${workerJobs.claims} + 1`,
       updatedAt: cut.now,
     })
-    .where(sql`${workerJobs.jobId} IN (${claimCandidates(queue, cut, max)})`)
+    .where(sql`${workerJobs.jobId} IN (${claimCandidates(queue, cut, max, tenant)})`)
     .returning();
   return rows.sort((a, b) => compareForClaim(clockOf(a), clockOf(b), now));
 }
@@ -228,7 +230,7 @@ export async function notePushError(d1: D1Database, jobId: string, error: string
     .where(eq(workerJobs.jobId, jobId));
 }
 
-export async function queueStats(d1: D1Database, queue: string, now: number) {
+export async function queueStats(d1: D1Database, queue: string, now: number, tenant: string | null = null) {
   const groups = await drizzle(d1)
     .select({
       state: workerJobs.state,
@@ -236,7 +238,7 @@ export async function queueStats(d1: D1Database, queue: string, now: number) {
       n: sql<number>`count(*)`,
     })
     .from(workerJobs)
-    .where(eq(workerJobs.queue, queue))
+    .where(and(eq(workerJobs.queue, queue), tenant === null ? undefined : eq(workerJobs.tenantId, tenant)))
     .groupBy(sql`1`, sql`2`);
   return { queue, ...queueCounts(groups.map((g) => ({ state: g.state, expired: g.expired === 1, n: g.n }))) };
 }

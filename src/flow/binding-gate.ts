@@ -783,7 +783,6 @@ export class BindingGate extends DurableObject<Env> {
     this.update(row.dispatch_id, { status: "waiting", held_reason: "approval", approval_id: request.request_id }, now);
     this.enqueue(this.log.approvalRequired(this.identity(row), request, tier, now));
     this.trust(
-      row,
       {
         record_key: `tier_transition:${request.request_id}`,
         action: "autonomy.tier_transition",
@@ -846,7 +845,6 @@ export class BindingGate extends DurableObject<Env> {
 
   /** Queues a trust record for the binding id's ledger (sent after the D1 writes, see `flush`). */
   private trust(
-    row: GateRow,
     item: Omit<TrustAppend, "binding_id" | "tenant_id" | "at" | "metadata_json"> & { metadata: object },
     now: number,
   ): void {
@@ -855,7 +853,8 @@ export class BindingGate extends DurableObject<Env> {
       ...rest,
       metadata_json: JSON.stringify(metadata),
       binding_id: this.meta("binding_id") ?? "",
-      tenant_id: row.tenant_id,
+      // The chain belongs to the binding, so it carries the binding's tenant.
+      tenant_id: this.spec().tenant_id ?? null,
       at: now,
     };
     this.sql.exec("INSERT INTO trust_outbox (item) VALUES (?)", JSON.stringify(full));
@@ -1244,7 +1243,6 @@ export class BindingGate extends DurableObject<Env> {
   private afterTerminal(row: GateRow, now: number, status: DispatchStatus, error: string | null = null): void {
     this.setTimer("retention", "_", 0, now + 86_400_000, false);
     this.trust(
-      row,
       {
         record_key: `dispatch:${row.dispatch_id}:${status}`,
         action: "dispatch.outcome",

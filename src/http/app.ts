@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { consoleRoutes } from "../console/routes";
 import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
-import { requireAdmin } from "./auth";
+import { type Principal, requireAuth } from "./auth";
 import { approvalRoutes } from "./routes/approvals";
 import { bindingRoutes } from "./routes/bindings";
 import { circuitRoutes } from "./routes/circuits";
@@ -19,10 +19,11 @@ import { recordRoutes } from "./routes/records";
 import { replayRoutes } from "./routes/replay";
 import { sourceRoutes } from "./routes/sources";
 import { statsRoutes } from "./routes/stats";
+import { tenantRoutes } from "./routes/tenants";
 import { traceRoutes } from "./routes/traces";
 import { trustRoutes } from "./routes/trust";
 
-export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+export type AppEnv = { Bindings: Env; Variables: { requestId: string; principal: Principal } };
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -53,7 +54,7 @@ export function createApp() {
   app.route("/", docsRoutes());
   app.route("/hooks", hookRoutes());
   app.route("/metrics", metricsRoutes());
-  app.use("/v1/*", requireAdmin());
+  app.use("/v1/*", requireAuth());
   app.route("/v1/sources", sourceRoutes());
   app.route("/v1/events", replayRoutes());
   app.route("/v1/events", eventRoutes());
@@ -67,6 +68,7 @@ export function createApp() {
   app.route("/v1/circuits", circuitRoutes());
   app.route("/v1/approvals", approvalRoutes());
   app.route("/v1/trust", trustRoutes());
+  app.route("/v1/tenants", tenantRoutes());
   // The operator console (`GET /`, `/console/*`) reads and acts through this same app, in-process.
   app.route(
     "/",

@@ -14,6 +14,7 @@ const LEASE_MS = 1_000;
 interface LimiterConfig {
   global: BucketConfig;
   source: BucketConfig;
+  tenant: BucketConfig;
 }
 
 function configFrom(env: Env): LimiterConfig {
@@ -25,6 +26,7 @@ function configFrom(env: Env): LimiterConfig {
   return {
     global: { capacity: num(env.INTAKE_GLOBAL_CAPACITY, 4096), refillPerSec },
     source: { capacity: num(env.INTAKE_SOURCE_CAPACITY, 1024), refillPerSec },
+    tenant: { capacity: num(env.INTAKE_TENANT_CAPACITY, 2048), refillPerSec },
   };
 }
 
@@ -52,17 +54,31 @@ export class IntakeLimiter extends DurableObject<Env> {
     );
   }
 
-  /** Grants up to `want` tokens from the global and the source bucket together. */
-  async acquire(source: string, want: number): Promise<{ granted: number; retry_after_s: number }> {
+  /**
+   * Grants up to `want` tokens from the global, the source and (for a tenant's events) the tenant
+   * bucket together, so one tenant cannot use up every other tenant's intake.
+   */
+  async acquire(
+    source: string,
+    want: number,
+    tenant: string | null = null,
+  ): Promise<{ granted: number; retry_after_s: number }> {
     const config = configFrom(this.env);
     const now = Date.now();
-    const global = this.load("_global", config.global, now);
-    const perSource = this.load(`source:${source}`, config.source, now);
-    const taken = takeFrom([global, perSource], want);
-    const [g, s] = taken.buckets as [Bucket, Bucket];
-    this.save("_global", g);
-    this.save(`source:${source}`, s);
-    const retry = Math.max(retryAfterSeconds(g, config.global), retryAfterSeconds(s, config.source));
+    const keyed: [string, BucketConfig][] = [
+      ["_global", config.global],
+      [`source:${source}`, config.source],
+      ...(tenant === null ? [] : ([[`tenant:${tenant}`, config.tenant]] as [string, BucketConfig][])),
+    ];
+    const taken = takeFrom(
+      keyed.map(([key, cfg]) => this.load(key, cfg, now)),
+      want,
+    );
+    keyed.forEach(([key], i) => {
+      const bucket = taken.buckets[i];
+      if (bucket) this.save(key, bucket);
+    });
+    const retry = Math.max(...keyed.map(([, cfg], i) => retryAfterSeconds(taken.buckets[i] as Bucket, cfg)));
     return { granted: taken.granted, retry_after_s: retry };
   }
 
@@ -79,10 +95,11 @@ export function clearIntakeLeases(): void {
   leases.clear();
 }
 
-/** Spends one intake token for `source` or throws 503 with Retry-After. */
-export async function takeIntakeToken(env: Env, source: string): Promise<void> {
+/** Spends one intake token for `source` (and `tenant`) or throws 503 with Retry-After. */
+export async function takeIntakeToken(env: Env, source: string, tenant: string | null = null): Promise<void> {
   const now = Date.now();
-  const lease = leases.get(source);
+  const leaseKey = tenant === null ? source : `${source}\u0000${tenant}`;
+  const lease = leases.get(leaseKey);
   if (lease && lease.expiresAt > now && lease.tokens > 0) {
     lease.tokens -= 1;
     return;
@@ -90,7 +107,7 @@ export async function takeIntakeToken(env: Env, source: string): Promise<void> {
   const stub = env.INTAKE_LIMITER.getByName("global");
   let grant: { granted: number; retry_after_s: number };
   try {
-    grant = await stub.acquire(source, CHUNK);
+    grant = await stub.acquire(source, CHUNK, tenant);
   } catch (error) {
     // Without the limiter we cannot tell whether intake is over its rate: ask the sender to retry.
     console.error(JSON.stringify({ msg: "intake limiter unavailable", error: String(error) }));
@@ -109,5 +126,5 @@ export async function takeIntakeToken(env: Env, source: string): Promise<void> {
       },
     );
   }
-  leases.set(source, { tokens: granted - 1, expiresAt: now + LEASE_MS });
+  leases.set(leaseKey, { tokens: granted - 1, expiresAt: now + LEASE_MS });
 }

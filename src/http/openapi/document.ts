@@ -25,7 +25,11 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
     description:
       "Missing or wrong bearer token (`unauthorized`), or a webhook signature that does not verify (`signature_invalid`).",
   },
-  404: { name: "NotFound", description: "The addressed object does not exist (`not_found`)." },
+  403: { name: "Forbidden", description: "The route needs the admin token; a tenant key was sent (`forbidden`)." },
+  404: {
+    name: "NotFound",
+    description: "The addressed object does not exist, or belongs to another tenant than the key's (`not_found`).",
+  },
   409: { name: "Conflict", description: "The object's state does not allow this (`conflict`)." },
   413: { name: "PayloadTooLarge", description: `The body exceeds ${MAX_BODY_BYTES} bytes (\`payload_too_large\`).` },
   415: { name: "UnsupportedMediaType", description: "The body is not JSON (`unsupported_media_type`)." },
@@ -133,6 +137,7 @@ function parametersOf(object: z.ZodObject | undefined, location: "path" | "query
 function errorsOf(op: Operation): ErrorStatus[] {
   const implied: ErrorStatus[] = [];
   if (op.auth !== "public") implied.push(401);
+  if (op.auth === "admin_only") implied.push(403);
   if (op.query) implied.push(400);
   if (op.body) implied.push(400, 413, 415);
   if (op.rawBody) implied.push(413);
@@ -142,6 +147,8 @@ function errorsOf(op: Operation): ErrorStatus[] {
 function securityOf(op: Operation): Json[] {
   switch (op.auth) {
     case "admin":
+      return [{ adminToken: [] }, { tenantKey: [] }];
+    case "admin_only":
       return [{ adminToken: [] }];
     case "metrics":
       // Either no credentials (METRICS_TOKEN unset) or the metrics token.
@@ -249,6 +256,12 @@ export function buildOpenApiDocument(ops: readonly Operation[] = operations): Js
       responses,
       securitySchemes: {
         adminToken: { type: "http", scheme: "bearer", description: "The `ADMIN_TOKEN` secret." },
+        tenantKey: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "A tenant API key (`POST /v1/tenants/{tenant}/keys`): sees and changes only its tenant's objects.",
+        },
         metricsToken: { type: "http", scheme: "bearer", description: "The `METRICS_TOKEN` secret, when set." },
       },
     },

@@ -4,9 +4,10 @@
  * list into the OpenAPI document; a test checks it against the routes the Hono app really serves.
  */
 import { z } from "zod";
-import { bindingIdSchema, bindingSpecSchema } from "../../contracts/binding-spec";
+import { bindingIdSchema, bindingSpecSchema, tenantIdSchema } from "../../contracts/binding-spec";
 import { MAX_PUBLISH_BATCH, publishEventSchema, triggerEventSchema } from "../../contracts/events";
 import { sourceInputSchema, sourceViewSchema } from "../../contracts/sources";
+import { createdTenantKeySchema, createTenantKeySchema, tenantKeySchema } from "../../contracts/tenant-keys";
 import {
   ackRequestSchema,
   claimRequestSchema,
@@ -27,7 +28,7 @@ import { TRACE_ID } from "../routes/traces";
 import * as s from "./schemas";
 
 /** Error statuses an operation documents; each answers the error envelope. */
-export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 503;
 
 /** A schema that becomes a named component (`#/components/schemas/<name>`). */
 export interface Named {
@@ -53,7 +54,8 @@ export interface Operation {
   summary: string;
   description?: string;
   /** admin: the /v1 bearer token; metrics: bearer METRICS_TOKEN when set; public: none. */
-  auth: "admin" | "metrics" | "public";
+  /** `admin`: the admin token or a tenant key (confined to its tenant); `admin_only`: the admin token. */
+  auth: "admin" | "admin_only" | "metrics" | "public";
   params?: z.ZodObject;
   query?: z.ZodObject;
   headers?: z.ZodObject;
@@ -82,6 +84,7 @@ const TrustRecord = named("TrustRecord", s.trustRecordSchema);
 const ReplayAnswer = named("ReplayAnswer", s.replayAnswerSchema);
 const ApprovalDecision = named("ApprovalDecisionRequest", s.approvalDecisionBodySchema);
 const TrustChange = named("TrustChangeRequest", s.trustChangeBodySchema);
+const tenantParams = z.object({ tenant: tenantIdSchema });
 
 /** Schemas named only because other components nest them. */
 export const nestedComponents: { output: Named[]; input: Named[] } = {
@@ -569,6 +572,45 @@ export const operations: Operation[] = [
       200: { description: "Whether the chain is intact.", json: named("TrustVerification", s.trustVerifySchema) },
     },
     errors: [404],
+  },
+
+  // ---- tenant API keys (SPEC 16) ----
+  {
+    method: "post",
+    path: "/v1/tenants/{tenant}/keys",
+    operationId: "createTenantKey",
+    tag: "Tenants",
+    summary: "Create a tenant API key (shown once)",
+    auth: "admin_only",
+    params: tenantParams,
+    body: named("CreateTenantKeyRequest", createTenantKeySchema),
+    responses: {
+      201: { description: "The key, with its secret.", json: named("CreatedTenantKey", createdTenantKeySchema) },
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/tenants/{tenant}/keys",
+    operationId: "listTenantKeys",
+    tag: "Tenants",
+    summary: "List a tenant's API keys (without secrets)",
+    auth: "admin_only",
+    params: tenantParams,
+    responses: {
+      200: { description: "The keys, newest first.", json: named("TenantKeyPage", s.pageOf(tenantKeySchema)) },
+    },
+    errors: [400],
+  },
+  {
+    method: "delete",
+    path: "/v1/tenants/{tenant}/keys/{key_id}",
+    operationId: "revokeTenantKey",
+    tag: "Tenants",
+    summary: "Revoke a tenant API key",
+    auth: "admin_only",
+    params: z.object({ tenant: tenantIdSchema, key_id: z.string() }),
+    responses: { 204: { description: "Revoked." } },
+    errors: [400, 404],
   },
 
   // ---- worker jobs ----

@@ -1,15 +1,17 @@
 /** `/v1/approvals`: approval requests raised by autonomy budgets, approved or denied by a reviewer (SPEC 8). */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { approvalDecisionBodySchema, listApprovalsQuerySchema } from "../../contracts/approvals";
 import { approvalView, getApproval, listApprovals } from "../../db/approvals-repo";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
+import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
 
-async function decide(env: Env, id: string, approved: boolean, body: { reviewer?: string; reason?: string }) {
+async function decide(c: Context<AppEnv>, id: string, approved: boolean, body: { reviewer?: string; reason?: string }) {
+  const env = c.env;
   const row = await getApproval(env.DB, id);
-  if (!row) throw notFound(`approval '${id}'`);
+  if (!row || !visibleTo(c, row.tenantId)) throw notFound(`approval '${id}'`);
   if (row.state !== "pending") throw new AppError("conflict", `approval ${id} is already ${row.state}`);
   const gate = env.BINDING_GATE.getByName(row.bindingKey);
   const answer = await gate.decideApproval(row.dispatchId, row.id, {
@@ -38,25 +40,30 @@ export function approvalRoutes() {
   app.get("/", async (c) => {
     const q = parseQuery(c, listApprovalsQuerySchema);
     const cursor = decodeCursor(q.cursor, 2);
-    const rows = await listApprovals(c.env.DB, q, cursor ? [String(cursor[0]), String(cursor[1])] : null, q.limit);
+    const rows = await listApprovals(
+      c.env.DB,
+      { ...q, tenant: tenantScope(c) },
+      cursor ? [String(cursor[0]), String(cursor[1])] : null,
+      q.limit,
+    );
     const result = page(rows, q.limit, (r) => [r.createdAt, r.id]);
     return c.json({ items: result.items.map(approvalView), next_cursor: result.next_cursor });
   });
 
   app.get("/:id", async (c) => {
     const row = await getApproval(c.env.DB, c.req.param("id"));
-    if (!row) throw notFound(`approval '${c.req.param("id")}'`);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`approval '${c.req.param("id")}'`);
     return c.json(approvalView(row));
   });
 
   app.post("/:id/approve", async (c) => {
     const body = await readJson(c, approvalDecisionBodySchema, { optional: true });
-    return c.json(await decide(c.env, c.req.param("id"), true, body));
+    return c.json(await decide(c, c.req.param("id"), true, body));
   });
 
   app.post("/:id/deny", async (c) => {
     const body = await readJson(c, approvalDecisionBodySchema, { optional: true });
-    return c.json(await decide(c.env, c.req.param("id"), false, body));
+    return c.json(await decide(c, c.req.param("id"), false, body));
   });
   return app;
 }

@@ -1,7 +1,7 @@
 /** `/v1/bindings`: versioned trigger bindings, GitOps apply, pause/resume (SPEC 5). */
 import { and, asc, eq, gt, gte, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import {
   applyManifest,
@@ -16,6 +16,7 @@ import { listVersions } from "../../db/bindings-repo";
 import { bindingControls, bindingVersions } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
+import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
@@ -42,6 +43,23 @@ function specOrThrow(input: unknown) {
   throw new AppError("validation_failed", `invalid binding spec: ${summarize(result.problems)}`, {
     problems: result.problems,
   });
+}
+
+/**
+ * The versions of a binding id the caller may see: a binding belongs to the tenant of its latest
+ * version, and other tenants' bindings are not found (SPEC 16).
+ */
+async function visibleVersions(c: Context<AppEnv>, id: string) {
+  const versions = await listVersions(c.env.DB, id);
+  const latest = versions.at(-1);
+  if (!latest || !visibleTo(c, latest.tenantId)) throw notFound(`binding '${id}'`);
+  return versions;
+}
+
+/** Binding ids are global: one held by another tenant cannot be taken over (or confirmed to exist). */
+async function claimableId(c: Context<AppEnv>, id: string) {
+  const latest = (await listVersions(c.env.DB, id)).at(-1);
+  if (latest && !visibleTo(c, latest.tenantId)) throw new AppError("conflict", `binding id '${id}' is not available`);
 }
 
 async function bindingView(env: Env, id: string) {
@@ -98,12 +116,21 @@ export function bindingRoutes() {
       const result = checkSpec(spec);
       if (!result.ok)
         problems.push(...result.problems.map((p) => ({ path: entryPath(i, p.path), message: p.message })));
-      else if (idResult.success) entries.push({ id: idResult.data, spec: result.spec });
+      else if (idResult.success) {
+        try {
+          entries.push({ id: idResult.data, spec: { ...result.spec, tenant_id: ownTenant(c, result.spec.tenant_id) } });
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          problems.push({ path: entryPath(i, "tenant_id"), message: error.message });
+        }
+      }
     });
     if (problems.length > 0) {
       throw new AppError("validation_failed", `invalid manifest: ${summarize(problems)}`, { problems });
     }
-    const out = await applyManifest(c.env, entries, Date.now());
+    for (const entry of entries) await claimableId(c, entry.id);
+    // A tenant's manifest reconciles that tenant's bindings only.
+    const out = await applyManifest(c.env, entries, Date.now(), tenantScope(c));
     return c.json(out);
   });
 
@@ -114,8 +141,16 @@ export function bindingRoutes() {
       throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
     }
     const db = drizzle(c.env.DB);
-    const base = db.selectDistinct({ id: bindingVersions.id }).from(bindingVersions);
-    const ids = await (typeof after === "string" ? base.where(gt(bindingVersions.id, after)) : base)
+    const scope = tenantScope(c);
+    const ids = await db
+      .selectDistinct({ id: bindingVersions.id })
+      .from(bindingVersions)
+      .where(
+        and(
+          typeof after === "string" ? gt(bindingVersions.id, after) : undefined,
+          scope ? eq(bindingVersions.tenantId, scope) : undefined,
+        ),
+      )
       .orderBy(asc(bindingVersions.id))
       .limit(q.limit + 1);
     const result = page(ids, q.limit, (r) => [r.id]);
@@ -132,7 +167,7 @@ export function bindingRoutes() {
         : await db
             .select()
             .from(bindingVersions)
-            .where(inPage(bindingVersions.id))
+            .where(and(inPage(bindingVersions.id), scope ? eq(bindingVersions.tenantId, scope) : undefined))
             .orderBy(asc(bindingVersions.id), asc(bindingVersions.version));
     const controls =
       first === undefined ? [] : await db.select().from(bindingControls).where(inPage(bindingControls.id));
@@ -151,13 +186,16 @@ export function bindingRoutes() {
   app.put("/bindings/:id", async (c) => {
     const id = idParam(c.req.param("id"));
     const body = await readJson(c, z.unknown());
-    const spec = specOrThrow(body);
+    const checked = specOrThrow(body);
+    const spec = { ...checked, tenant_id: ownTenant(c, checked.tenant_id) };
+    await claimableId(c, id);
     const result = await upsertBinding(c.env, id, spec, Date.now());
     return c.json({ ...versionView(result.row) }, result.change === "unchanged" ? 200 : 201);
   });
 
   app.get("/bindings/:id", async (c) => {
     const id = idParam(c.req.param("id"));
+    await visibleVersions(c, id);
     const view = await bindingView(c.env, id);
     if (!view) throw notFound(`binding '${id}'`);
     return c.json(view);
@@ -165,8 +203,7 @@ export function bindingRoutes() {
 
   app.delete("/bindings/:id", async (c) => {
     const id = idParam(c.req.param("id"));
-    const versions = await listVersions(c.env.DB, id);
-    if (versions.length === 0) throw notFound(`binding '${id}'`);
+    await visibleVersions(c, id);
     await drainBinding(c.env, id, Date.now());
     return c.body(null, 204);
   });
@@ -174,7 +211,7 @@ export function bindingRoutes() {
   for (const action of ["pause", "resume"] as const) {
     app.post(`/bindings/:id/${action}`, async (c) => {
       const id = idParam(c.req.param("id"));
-      if ((await listVersions(c.env.DB, id)).length === 0) throw notFound(`binding '${id}'`);
+      await visibleVersions(c, id);
       await setBindingPaused(c.env, id, action === "pause", Date.now());
       return c.json(await bindingView(c.env, id));
     });
@@ -183,6 +220,7 @@ export function bindingRoutes() {
   /** The Standard Webhooks secret handlers use to verify Switchyard's signature (admin only). */
   app.get("/bindings/:id/signing-secret", async (c) => {
     const id = idParam(c.req.param("id"));
+    await visibleVersions(c, id);
     const control = (await drizzle(c.env.DB).select().from(bindingControls).where(eq(bindingControls.id, id)))[0];
     if (!control) throw notFound(`binding '${id}'`);
     return c.json({ id, signing_secret: control.signingSecret });

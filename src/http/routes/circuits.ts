@@ -5,11 +5,13 @@
 import { Hono } from "hono";
 import { knownDestinations } from "../../circuit/known-destinations";
 import type { AppEnv } from "../app";
+import { tenantScope } from "../auth";
 
 export function circuitRoutes() {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
-    const destinations = await knownDestinations(c.env.DB);
+    // A tenant key sees the circuits of its own bindings' destinations.
+    const destinations = await knownDestinations(c.env.DB, tenantScope(c));
     const items = await Promise.all(destinations.map((d) => c.env.DESTINATION.getByName(d).state()));
     return c.json({ items });
   });

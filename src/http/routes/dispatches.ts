@@ -1,5 +1,5 @@
 /** `/v1/dispatches`: list and detail with attempts (SPEC 19). */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { parseBindingKey } from "../../contracts/binding-spec";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
@@ -8,6 +8,7 @@ import { attemptsOf, attemptView, getDispatch, listDispatches, outcomeFromRow } 
 import { dispatchIdOf } from "../../dispatch/dispatch-id";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
+import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
 
@@ -44,9 +45,17 @@ function dispatchAddress(bindingKey: string, eventId: string) {
   return { bindingKey, eventId };
 }
 
-async function dispatchDetail(env: Env, bindingKey: string, eventId: string) {
+/** With a tenant key, a dispatch must be that tenant's (and recorded) before the gate is asked. */
+async function guardTenant(c: Context<AppEnv>, bindingKey: string, eventId: string): Promise<void> {
+  if (tenantScope(c) === null) return;
+  const row = await getDispatch(c.env.DB, bindingKey, eventId);
+  if (!row || !visibleTo(c, row.tenantId)) throw notFound(`dispatch ${bindingKey}/${eventId}`);
+}
+
+async function dispatchDetail(c: Context<AppEnv>, bindingKey: string, eventId: string) {
+  const env = c.env;
   const row = await getDispatch(env.DB, bindingKey, eventId);
-  if (!row) throw notFound(`dispatch ${bindingKey}/${eventId}`);
+  if (!row || !visibleTo(c, row.tenantId)) throw notFound(`dispatch ${bindingKey}/${eventId}`);
   const attempts = await attemptsOf(env.DB, row.dispatchId);
   return {
     ...outcomeFromRow(row),
@@ -65,6 +74,7 @@ export function dispatchRoutes() {
     const cursor = decodeCursor(q.cursor, 2);
     const rows = await listDispatches(c.env.DB, {
       ...q,
+      tenant: tenantScope(c),
       cursor: cursor ? [String(cursor[0]), String(cursor[1])] : null,
     });
     const result = page(rows, q.limit, (r) => [r.createdAt, r.dispatchId]);
@@ -81,12 +91,13 @@ export function dispatchRoutes() {
 
   app.get("/:binding_key/:event_id", async (c) => {
     const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
-    return c.json(await dispatchDetail(c.env, bindingKey, eventId));
+    return c.json(await dispatchDetail(c, bindingKey, eventId));
   });
 
   app.post("/:binding_key/:event_id/cancel", async (c) => {
     const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
     const body = await readJson(c, cancelBodySchema, { optional: true });
+    await guardTenant(c, bindingKey, eventId);
     const stub = c.env.BINDING_GATE.getByName(bindingKey);
     const answer = await stub.cancel(dispatchIdOf(bindingKey, eventId), {
       requested_by: body.requested_by ?? null,
@@ -101,13 +112,14 @@ export function dispatchRoutes() {
         return c.json({ status: "cancel_requested" }, 202);
       case "cancelled":
         await stub.flushNow();
-        return c.json(await dispatchDetail(c.env, bindingKey, eventId));
+        return c.json(await dispatchDetail(c, bindingKey, eventId));
     }
   });
 
   app.post("/:binding_key/:event_id/complete", async (c) => {
     const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
     const body = await readJson(c, completeBodySchema);
+    await guardTenant(c, bindingKey, eventId);
     const stub = c.env.BINDING_GATE.getByName(bindingKey);
     const answer = await stub.complete(dispatchIdOf(bindingKey, eventId), {
       status: body.status,
@@ -119,7 +131,7 @@ export function dispatchRoutes() {
       throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is ${answer.status}, not waiting`);
     }
     await stub.flushNow();
-    return c.json(await dispatchDetail(c.env, bindingKey, eventId));
+    return c.json(await dispatchDetail(c, bindingKey, eventId));
   });
   return app;
 }

@@ -11,6 +11,7 @@ import { replayTo } from "../../dispatch/replay";
 import { AppError, notFound } from "../../lib/errors";
 import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
+import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
 
@@ -69,7 +70,7 @@ export function dlqRoutes() {
     const since = q.since ? new Date(q.since).toISOString() : undefined;
     const rows = await listDlq(
       c.env.DB,
-      { ...q, since },
+      { ...q, since, tenant: tenantScope(c) },
       cursor ? [String(cursor[0]), String(cursor[1])] : null,
       q.limit,
     );
@@ -81,7 +82,12 @@ export function dlqRoutes() {
   app.post("/replay", async (c) => {
     const body = await readJson(c, bulkReplaySchema);
     const since = body.filter.since ? new Date(body.filter.since).toISOString() : undefined;
-    const rows = await listDlq(c.env.DB, { ...body.filter, since, state: "pending" }, null, BULK_REPLAY_LIMIT);
+    const rows = await listDlq(
+      c.env.DB,
+      { ...body.filter, since, state: "pending", tenant: tenantScope(c) },
+      null,
+      BULK_REPLAY_LIMIT,
+    );
     const chosen = rows.slice(0, BULK_REPLAY_LIMIT);
     if (body.dry_run) return c.json({ dry_run: true, count: chosen.length, items: chosen.map((r) => r.id) });
     const replayed: string[] = [];
@@ -95,21 +101,21 @@ export function dlqRoutes() {
   app.post("/:id/replay", async (c) => {
     const body = await readJson(c, dlqReplayBodySchema, { optional: true });
     const row = await getDlq(c.env.DB, c.req.param("id"));
-    if (!row) throw notFound(`DLQ entry '${c.req.param("id")}'`);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`DLQ entry '${c.req.param("id")}'`);
     if (row.state === "resolved") throw new AppError("conflict", `DLQ entry ${row.id} is already resolved`);
     return c.json({ items: [await replayEntry(c.env, row, body.retry)] }, 202);
   });
 
   app.get("/:id", async (c) => {
     const row = await getDlq(c.env.DB, c.req.param("id"));
-    if (!row) throw notFound(`DLQ entry '${c.req.param("id")}'`);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`DLQ entry '${c.req.param("id")}'`);
     return c.json(await dlqDetail(c.env.DB, row));
   });
 
   app.post("/:id/resolve", async (c) => {
     await readJson(c, dlqResolveBodySchema, { optional: true });
     const row = await getDlq(c.env.DB, c.req.param("id"));
-    if (!row) throw notFound(`DLQ entry '${c.req.param("id")}'`);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`DLQ entry '${c.req.param("id")}'`);
     if (row.state !== "resolved") {
       await drizzle(c.env.DB)
         .update(dlqEntries)

@@ -1,7 +1,7 @@
 /** `/v1/events`: publish (SPEC 4.7), list newest first, detail with dispatches. */
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema, type TriggerEvent } from "../../contracts/events";
 import { listVersions } from "../../db/bindings-repo";
@@ -9,22 +9,29 @@ import { dispatchesOfEvent, outcomeFromRow } from "../../db/dispatches-repo";
 import { eventFromRow, getEventRow } from "../../db/events-repo";
 import { events } from "../../db/schema";
 import { acceptAndEnqueue } from "../../intake/enqueue";
+import { takeIntakeToken } from "../../intake/intake-limiter";
 import { AppError, notFound } from "../../lib/errors";
 import { newEventId, newTraceId } from "../../lib/ids";
 import { iso } from "../../lib/time";
 import { API_SOURCE, countRejections } from "../../observability/intake-counters";
 import { TOPICS } from "../../observability/records";
 import type { AppEnv } from "../app";
+import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
 export const publishBodySchema = z.union([publishEventSchema, z.array(z.unknown())]);
 const API_DEDUPE_WINDOW_S = 7 * 86_400;
 
-/** A targeted publish must name a binding that can take it. */
-async function checkTarget(env: Env, target: PublishEvent["target"]): Promise<void> {
+/**
+ * A targeted publish must name a binding that can take it: one of the event's tenant (or without a
+ * tenant, for events published with the admin token). Other tenants' bindings are not found.
+ */
+async function checkTarget(c: Context<AppEnv>, target: PublishEvent["target"], tenant: string | null): Promise<void> {
   if (!target) return;
-  const versions = await listVersions(env.DB, target.binding_id);
+  const versions = (await listVersions(c.env.DB, target.binding_id)).filter(
+    (v) => visibleTo(c, v.tenantId) && (v.tenantId === null || v.tenantId === tenant),
+  );
   if (versions.length === 0) throw notFound(`binding '${target.binding_id}'`);
   if (target.version !== undefined) {
     const v = versions.find((x) => x.version === target.version);
@@ -35,9 +42,14 @@ async function checkTarget(env: Env, target: PublishEvent["target"]): Promise<vo
   }
 }
 
-async function publishOne(env: Env, input: PublishEvent, idempotencyKey: string | null, now: number) {
+async function publishOne(
+  env: Env,
+  input: PublishEvent,
+  tenant: string | null,
+  idempotencyKey: string | null,
+  now: number,
+) {
   const id = newEventId(now);
-  const tenant = input.tenant_id ?? null;
   const dedupeKey = input.dedupe_key ?? idempotencyKey ?? `evt:${id}`;
   const event: TriggerEvent = {
     id,
@@ -102,8 +114,11 @@ export function eventRoutes() {
     }
     const now = Date.now();
     if (!Array.isArray(body)) {
-      await checkTarget(c.env, body.target);
-      const answer = await publishOne(c.env, body, idempotencyKey, now);
+      const tenant = ownTenant(c, body.tenant_id);
+      await checkTarget(c, body.target, tenant);
+      // A tenant's publishes share its intake bucket with its webhooks (SPEC 16).
+      if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
+      const answer = await publishOne(c.env, body, tenant, idempotencyKey, now);
       return c.json(answer, answer.status === "duplicate" ? 200 : 202);
     }
     if (body.length === 0) throw new AppError("bad_request", "event array is empty");
@@ -111,11 +126,15 @@ export function eventRoutes() {
       throw new AppError("bad_request", `at most ${MAX_PUBLISH_BATCH} events per request, got ${body.length}`);
     }
     // Validate everything before writing anything, so a bad item leaves nothing half-published.
-    const inputs = body.map((item, i) => parseWith(publishEventSchema, item, `event [${i}]`));
-    for (const input of inputs) await checkTarget(c.env, input.target);
+    const inputs = body.map((item, i) => {
+      const input = parseWith(publishEventSchema, item, `event [${i}]`);
+      return { input, tenant: ownTenant(c, input.tenant_id) };
+    });
+    for (const { input, tenant } of inputs) await checkTarget(c, input.target, tenant);
+    for (const { tenant } of inputs) if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
     const items = [];
-    for (const [i, input] of inputs.entries()) {
-      items.push(await publishOne(c.env, input, idempotencyKey ? `${idempotencyKey}:${i}` : null, now));
+    for (const [i, { input, tenant }] of inputs.entries()) {
+      items.push(await publishOne(c.env, input, tenant, idempotencyKey ? `${idempotencyKey}:${i}` : null, now));
     }
     return c.json({ items }, 202);
   });
@@ -129,6 +148,8 @@ export function eventRoutes() {
     if (q.source) conditions.push(eq(events.source, q.source));
     if (q.trace_id) conditions.push(eq(events.traceId, q.trace_id));
     if (cursor) conditions.push(lt(events.id, String(cursor[0])));
+    const scope = tenantScope(c);
+    if (scope) conditions.push(eq(events.tenantId, scope));
     const rows = await drizzle(c.env.DB)
       .select()
       .from(events)
@@ -141,7 +162,7 @@ export function eventRoutes() {
 
   app.get("/:id", async (c) => {
     const row = await getEventRow(c.env.DB, c.req.param("id"));
-    if (!row) throw notFound(`event '${c.req.param("id")}'`);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`event '${c.req.param("id")}'`);
     const rows = await dispatchesOfEvent(c.env.DB, row.id);
     return c.json({ event: eventFromRow(row), dispatches: rows.map(outcomeFromRow) });
   });

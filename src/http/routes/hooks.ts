@@ -43,7 +43,7 @@ export function hookRoutes() {
     if (!sourceNameRegex.test(name)) throw notFound(`source '${name}'`);
     const source = await getSource(c.env.DB, name);
     if (!source) throw notFound(`source '${name}'`);
-    await takeIntakeToken(c.env, name);
+    await takeIntakeToken(c.env, name, source.tenantId);
 
     const rawBody = await readBodyBytes(c);
     const now = Date.now();

@@ -30,6 +30,7 @@ import {
 import { decideAck, decideRelease, type LeaseDecision } from "../../handlers/worker-jobs-policy";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
+import { tenantScope, visibleTo } from "../auth";
 import { parseWith, readJson } from "../validate";
 
 /** A lease can change between the read and the conditional write; re-decide a few times. */
@@ -42,7 +43,7 @@ function queueParam(c: Context<AppEnv>): string {
 async function loadJob(c: Context<AppEnv>, queue: string): Promise<WorkerJobRow> {
   const jobId = c.req.param("job_id") ?? "";
   const row = JOB_ID_RE.test(jobId) ? await getJob(c.env.DB, jobId) : null;
-  if (!row) throw notFound(`job '${jobId}'`);
+  if (!row || !visibleTo(c, row.tenantId)) throw notFound(`job '${jobId}'`);
   if (row.queue !== queue) throw notFound(`job '${jobId}' in queue '${queue}'`);
   return row;
 }
@@ -74,13 +75,22 @@ export function queueRoutes() {
 
   app.get("/:queue", async (c) => {
     const queue = queueParam(c);
-    return c.json(await queueStats(c.env.DB, queue, Date.now()));
+    return c.json(await queueStats(c.env.DB, queue, Date.now(), tenantScope(c)));
   });
 
   app.post("/:queue/claim", async (c) => {
     const queue = queueParam(c);
     const body = await readJson(c, claimRequestSchema);
-    const rows = await claimJobs(c.env.DB, queue, body.consumer_id, body.lease_ms, body.max, Date.now());
+    // A tenant key claims only its tenant's jobs.
+    const rows = await claimJobs(
+      c.env.DB,
+      queue,
+      body.consumer_id,
+      body.lease_ms,
+      body.max,
+      Date.now(),
+      tenantScope(c),
+    );
     return c.json({ items: rows.map(jobView) });
   });
 

@@ -4,7 +4,9 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import { records } from "../../db/schema";
+import { scopedTopic } from "../../observability/records";
 import type { AppEnv } from "../app";
+import { tenantScope } from "../auth";
 import { limitSchema } from "../pagination";
 import { parseQuery } from "../validate";
 
@@ -23,7 +25,11 @@ export function recordRoutes() {
   app.get("/", async (c) => {
     const q = parseQuery(c, listRecordsQuerySchema);
     const conditions: SQL[] = [];
-    if (q.topic) conditions.push(eq(records.topic, q.topic));
+    const scope = tenantScope(c);
+    if (scope) conditions.push(eq(records.tenantId, scope));
+    // A tenant key may name its topics unscoped (`triggers.lifecycle` = `tenant.<id>.triggers.lifecycle`).
+    const topic = scope && q.topic && !q.topic.startsWith("tenant.") ? scopedTopic(q.topic, scope) : q.topic;
+    if (topic) conditions.push(eq(records.topic, topic));
     if (q.kind) conditions.push(eq(records.kind, q.kind));
     if (q.event_id) conditions.push(eq(records.eventId, q.event_id));
     if (q.trace_id) conditions.push(eq(records.traceId, q.trace_id));

@@ -8,6 +8,7 @@ import { getEventRow } from "../../db/events-repo";
 import { pickReplayVersion, replayTo } from "../../dispatch/replay";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
+import { visibleTo } from "../auth";
 import { readJson } from "../validate";
 
 export const replayBodySchema = z
@@ -26,12 +27,12 @@ export function replayRoutes() {
   app.post("/:id/replay", async (c) => {
     const body = await readJson(c, replayBodySchema, { optional: true });
     const event = await getEventRow(c.env.DB, c.req.param("id"));
-    if (!event) throw notFound(`event '${c.req.param("id")}'`);
+    if (!event || !visibleTo(c, event.tenantId)) throw notFound(`event '${c.req.param("id")}'`);
     const originals = (await dispatchesOfEvent(c.env.DB, event.id)).filter((d) => d.replayOfEventId === null);
 
     const targets: BindingVersionRow[] = [];
     if (body.binding_id) {
-      const versions = await listVersions(c.env.DB, body.binding_id);
+      const versions = (await listVersions(c.env.DB, body.binding_id)).filter((v) => visibleTo(c, v.tenantId));
       if (versions.length === 0) throw notFound(`binding '${body.binding_id}'`);
       const chosen =
         body.version !== undefined

@@ -1,5 +1,5 @@
 /** `/v1/sources`: named intake endpoints. Secrets are write-only. */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -15,6 +15,7 @@ import { DEFAULT_TOLERANCE_S } from "../../intake/signatures";
 import { AppError, notFound } from "../../lib/errors";
 import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
+import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
@@ -33,7 +34,7 @@ export function sourceRoutes() {
     const after = decodeCursor(q.cursor, 1)?.[0] ?? null;
     if (typeof after === "number")
       throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
-    const rows = await listSources(c.env.DB, after, q.limit);
+    const rows = await listSources(c.env.DB, after, q.limit, tenantScope(c));
     const result = page(rows, q.limit, (r) => [r.name]);
     return c.json({ items: result.items.map((r) => sourceView(r, base(c.req.url))), next_cursor: result.next_cursor });
   });
@@ -41,13 +42,19 @@ export function sourceRoutes() {
   app.get("/:name", async (c) => {
     const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
     const row = await getSource(c.env.DB, name);
-    if (!row) throw notFound(`source '${name}'`);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`source '${name}'`);
     return c.json(sourceView(row, base(c.req.url)));
   });
 
   app.put("/:name", async (c) => {
     const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
     const input = await readJson(c, sourceInputSchema);
+    const tenantId = ownTenant(c, input.tenant_id);
+    const existing = await getSource(c.env.DB, name);
+    // Source names are global: another tenant's name cannot be taken over (or seen).
+    if (existing && !visibleTo(c, existing.tenantId)) {
+      throw new AppError("conflict", `source name '${name}' is not available`);
+    }
     const now = iso(Date.now());
     const secrets = [...(input.verify.secret ? [input.verify.secret] : []), ...(input.verify.secrets ?? [])];
     const values = {
@@ -57,7 +64,7 @@ export function sourceRoutes() {
       secrets: JSON.stringify(secrets),
       toleranceS: input.verify.tolerance_s ?? DEFAULT_TOLERANCE_S[input.verify.style],
       header: input.verify.header?.toLowerCase() ?? null,
-      tenantId: input.tenant_id ?? null,
+      tenantId,
       dedupeWindowS: input.dedupe?.window_s ?? DEFAULT_DEDUPE_WINDOW_S,
       createdAt: now,
       updatedAt: now,
@@ -77,9 +84,10 @@ export function sourceRoutes() {
 
   app.delete("/:name", async (c) => {
     const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
+    const scope = tenantScope(c);
     const deleted = await drizzle(c.env.DB)
       .delete(sources)
-      .where(eq(sources.name, name))
+      .where(and(eq(sources.name, name), scope ? eq(sources.tenantId, scope) : undefined))
       .returning({ name: sources.name });
     if (deleted.length === 0) throw notFound(`source '${name}'`);
     return c.body(null, 204);

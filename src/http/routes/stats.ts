@@ -5,22 +5,28 @@ import { Hono } from "hono";
 import { LIVE_STATUSES } from "../../contracts/dispatch";
 import { bindingVersions, dispatches, dlqEntries } from "../../db/schema";
 import type { AppEnv } from "../app";
+import { tenantScope } from "../auth";
 
 export function statsRoutes() {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
     const db = drizzle(c.env.DB);
+    // A tenant key sees its own tenant's counts and bindings.
+    const scope = tenantScope(c);
     const [live, dlq, versions] = await Promise.all([
       db
         .select({ status: dispatches.status, n: sql<number>`count(*)` })
         .from(dispatches)
-        .where(inArray(dispatches.status, [...LIVE_STATUSES]))
+        .where(and(inArray(dispatches.status, [...LIVE_STATUSES]), scope ? eq(dispatches.tenantId, scope) : undefined))
         .groupBy(dispatches.status),
-      db.select({ n: sql<number>`count(*)` }).from(dlqEntries).where(eq(dlqEntries.state, "pending")),
+      db
+        .select({ n: sql<number>`count(*)` })
+        .from(dlqEntries)
+        .where(and(eq(dlqEntries.state, "pending"), scope ? eq(dlqEntries.tenantId, scope) : undefined)),
       db
         .select({ bindingKey: bindingVersions.bindingKey, state: bindingVersions.state })
         .from(bindingVersions)
-        .where(and(ne(bindingVersions.state, "terminated")))
+        .where(and(ne(bindingVersions.state, "terminated"), scope ? eq(bindingVersions.tenantId, scope) : undefined))
         .orderBy(bindingVersions.id, bindingVersions.version),
     ]);
     const count = (status: string) => live.find((r) => r.status === status)?.n ?? 0;

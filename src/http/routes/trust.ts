@@ -2,7 +2,7 @@
  * `/v1/trust`: hash-chained trust records per binding id (SPEC 8) — list, verify, and tier
  * promotion/demotion, which changes the binding's effective autonomy tier for new dispatches.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { effectiveTier, type Tier, tierMoveProblem } from "../../autonomy/tiers";
 import type { BindingSpec } from "../../contracts/binding-spec";
 import { listTrustQuerySchema, tierChangeBodySchema, verifyTrustQuerySchema } from "../../contracts/trust";
@@ -13,25 +13,34 @@ import { uuidv7 } from "../../lib/ids";
 import { verifyChain } from "../../trust/trust-chain";
 import { trustView } from "../../trust/trust-view";
 import type { AppEnv } from "../app";
+import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
 
-/** The tier new dispatches of a binding id get: the live version's spec tier or the trust override. */
-async function currentTier(env: Env, bindingId: string): Promise<Tier> {
-  const versions = await listVersions(env.DB, bindingId);
+/** A binding belongs to its latest version's tenant; other tenants' bindings are not found. */
+async function visibleVersions(c: Context<AppEnv>, bindingId: string) {
+  const versions = await listVersions(c.env.DB, bindingId);
+  const latest = versions.at(-1);
+  return latest && visibleTo(c, latest.tenantId) ? versions : [];
+}
+
+/** The tier new dispatches of a binding id get (live version's spec tier or the trust override), and its tenant. */
+async function currentTier(c: Context<AppEnv>, bindingId: string): Promise<{ tier: Tier; tenant: string | null }> {
+  const versions = await visibleVersions(c, bindingId);
   if (versions.length === 0) throw notFound(`binding '${bindingId}'`);
   const live = versions.filter((v) => v.state === "active").at(-1) ?? versions.at(-1);
   const spec = JSON.parse(live?.spec ?? "{}") as BindingSpec;
-  const control = (await loadControls(env.DB, [bindingId])).get(bindingId);
-  return effectiveTier(spec.autonomy?.tier, control?.tierOverride);
+  const control = (await loadControls(c.env.DB, [bindingId])).get(bindingId);
+  return { tier: effectiveTier(spec.autonomy?.tier, control?.tierOverride), tenant: versions.at(-1)?.tenantId ?? null };
 }
 
 async function changeTier(
-  env: Env,
+  c: Context<AppEnv>,
   direction: "promote" | "demote",
   body: { binding_id: string; tier: Tier; reason?: string | undefined },
 ) {
-  const from = await currentTier(env, body.binding_id);
+  const env = c.env;
+  const { tier: from, tenant } = await currentTier(c, body.binding_id);
   const problem = tierMoveProblem(direction, from, body.tier);
   if (problem) throw new AppError("conflict", problem);
   const now = Date.now();
@@ -40,7 +49,7 @@ async function changeTier(
       {
         record_key: `trust.${direction}:${uuidv7(now)}`,
         binding_id: body.binding_id,
-        tenant_id: null,
+        tenant_id: tenant,
         action: `trust.${direction}`,
         outcome: "succeeded",
         tier: body.tier,
@@ -64,7 +73,7 @@ export function trustRoutes() {
     if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
       throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
     }
-    const rows = await listTrust(c.env.DB, q.binding_id, after, q.limit);
+    const rows = await listTrust(c.env.DB, q.binding_id, after, q.limit, tenantScope(c));
     const result = page(rows, q.limit, (r) => [r.seq]);
     return c.json({ items: result.items.map(trustView), next_cursor: result.next_cursor });
   });
@@ -72,15 +81,15 @@ export function trustRoutes() {
   app.get("/verify", async (c) => {
     const q = parseQuery(c, verifyTrustQuerySchema);
     const [rows, versions] = await Promise.all([chainOf(c.env.DB, q.binding_id), listVersions(c.env.DB, q.binding_id)]);
-    if (rows.length === 0 && versions.length === 0) throw notFound(`binding '${q.binding_id}'`);
+    const latest = versions.at(-1);
+    const hidden = latest ? !visibleTo(c, latest.tenantId) : tenantScope(c) !== null;
+    if ((rows.length === 0 && versions.length === 0) || hidden) throw notFound(`binding '${q.binding_id}'`);
     const head = await c.env.TRUST_LEDGER.getByName(q.binding_id).head();
     const check = await verifyChain(rows.map(trustView), head);
     return c.json({ binding_id: q.binding_id, ...check });
   });
 
-  app.post("/promote", async (c) =>
-    c.json(await changeTier(c.env, "promote", await readJson(c, tierChangeBodySchema))),
-  );
-  app.post("/demote", async (c) => c.json(await changeTier(c.env, "demote", await readJson(c, tierChangeBodySchema))));
+  app.post("/promote", async (c) => c.json(await changeTier(c, "promote", await readJson(c, tierChangeBodySchema))));
+  app.post("/demote", async (c) => c.json(await changeTier(c, "demote", await readJson(c, tierChangeBodySchema))));
   return app;
 }

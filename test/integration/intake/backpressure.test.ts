@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clearIntakeLeases, type IntakeLimiter } from "../../../src/intake/intake-limiter";
+import { api } from "../../support/api";
 import { createSource, eventsOfSource, expectError, postHook } from "./support";
 
 const limiter = () => env.INTAKE_LIMITER.getByName("global");
@@ -81,6 +82,20 @@ describe("intake backpressure", () => {
     expect(global).toBeLessThan(100);
     expect(global).toBeGreaterThanOrEqual(0);
     expect(perSource).toBeLessThan(1024);
+  });
+
+  it("limits per tenant: an empty tenant bucket rejects that tenant's sources and publishes only", async () => {
+    const tenant = `bp-${Date.now().toString(36)}`;
+    const mine = await createSource("tnt", { verify: { style: "none" }, tenant_id: tenant });
+    const others = await createSource("tnt-other", { verify: { style: "none" }, tenant_id: `${tenant}-x` });
+    await pinBucket(`tenant:${tenant}`, 0);
+    expectError(await postHook(mine, "{}", { "content-type": "application/json" }), 503, "backpressure");
+    expect((await postHook(others, "{}", { "content-type": "application/json" })).status).toBe(202);
+    await pinBucket(`tenant:${tenant}`, 0);
+    const publish = await api("POST", "/v1/events", { provider: "webhook", kind: "k", payload: {}, tenant_id: tenant });
+    expect(publish.status).toBe(503);
+    expect(publish.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(await eventsOfSource(mine)).toHaveLength(0);
   });
 
   it("does not consume tokens for unknown sources", async () => {
