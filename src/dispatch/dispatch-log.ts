@@ -208,7 +208,7 @@ export class DispatchLog {
       replay_of_event_id: d.replay_of_event_id,
     };
     const nodeId = graphIds.dispatch(d, attempt);
-    return [
+    const items: Item[] = [
       this.setStatus(d, { status: "running", attemptCount: attempt, nextAttemptAt: null }, at),
       this.db
         .insert(attempts)
@@ -241,6 +241,10 @@ export class DispatchLog {
           )
         : this.edge(d, `retry:${attempt}`, { from: graphIds.retry(d, attempt), to: nodeId, kind: "retry" }, at),
     ];
+    // The retry wait that led here is over.
+    if (attempt > 1)
+      items.push(this.node(d, `retry:${attempt}:fired`, { id: graphIds.retry(d, attempt), status: "fired" }, at));
+    return items;
   }
 
   /** The attempt row and its `attempt_recorded` record, whatever happens to the dispatch next. */

@@ -52,7 +52,7 @@ describe("action graph", () => {
     const r2 = `retry:${b.bindingKey}:${event_id}:2`;
     const d2 = `dispatch:${b.bindingKey}:${event_id}:2`;
     expect(node(g, d1)).toMatchObject({ kind: "dispatch", status: "failed", outcome: "retry" });
-    expect(node(g, r2)).toMatchObject({ kind: "retry", status: "scheduled", label: "retry in 20ms" });
+    expect(node(g, r2)).toMatchObject({ kind: "retry", status: "fired", label: "retry in 20ms" });
     expect(node(g, d2)).toMatchObject({ kind: "dispatch", status: "succeeded", outcome: "succeeded" });
     expect(edgeList(g)).toEqual([
       `trigger:${event_id} -trigger_dispatch-> ${d1}`,
