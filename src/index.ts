@@ -4,10 +4,11 @@ import { consumeInbox } from "./dispatch/inbox-consumer";
 import { sweep } from "./dispatch/sweep";
 import { createApp } from "./http/app";
 import { systemClock } from "./lib/time";
+import { withBillableOps } from "./observability/billable-ops";
 
 const app = createApp();
 
-export default {
+export default withBillableOps({
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
     if (batch.queue.startsWith("switchyard-inbox")) return consumeInbox(batch, env, systemClock);
@@ -17,7 +18,7 @@ export default {
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(sweep(env, Date.now()).then((r) => console.log(JSON.stringify({ msg: "sweep", ...r }))));
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Env>);
 
 export { Destination } from "./circuit/destination";
 export { BindingGate } from "./flow/binding-gate";

@@ -48,6 +48,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { iso } from "../lib/time";
+import { countDurableObjectOps } from "../observability/billable-ops";
 import {
   abandonProbe,
   advanceCircuit,
@@ -177,6 +178,7 @@ export class Destination extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObjectOps(this, "Destination");
     this.sql = ctx.storage.sql;
     this.migrate();
   }

@@ -6,6 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { AppError } from "../lib/errors";
+import { countDurableObjectOps } from "../observability/billable-ops";
 import { type Bucket, type BucketConfig, refill, retryAfterSeconds, takeFrom } from "./token-bucket";
 
 const CHUNK = 16;
@@ -33,6 +34,7 @@ function configFrom(env: Env): LimiterConfig {
 export class IntakeLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObjectOps(this, "IntakeLimiter");
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL)",
     );

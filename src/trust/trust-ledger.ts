@@ -6,6 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { iso } from "../lib/time";
+import { countDurableObjectOps } from "../observability/billable-ops";
 import { type ChainHead, GENESIS_HASH, trustHash } from "./trust-chain";
 import type { TrustRecordRow } from "./trust-view";
 
@@ -29,6 +30,7 @@ export class TrustLedger extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObjectOps(this, "TrustLedger");
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL, hash TEXT NOT NULL, last_seq INTEGER)",
     );

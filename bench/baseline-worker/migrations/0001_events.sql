@@ -1,0 +1,5 @@
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+);

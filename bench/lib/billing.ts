@@ -1,0 +1,130 @@
+/**
+ * Billable operations per event and their price (pure; no imports: the Workers-pool unit tests load
+ * it too). Counter shape: `GET /v1/billable-ops` of src/observability/billable-ops.ts.
+ */
+
+export interface OriginCounts {
+  invocations: number;
+  d1_queries: number;
+  d1_rows_read: number;
+  d1_rows_written: number;
+  queue_writes: number;
+  queue_reads: number;
+  queue_deletes: number;
+  do_requests: number;
+  do_alarms: number;
+  do_calls: Record<string, number>;
+  d1_statements?: Record<string, StatementCounts>;
+}
+
+export interface StatementCounts {
+  n: number;
+  rows_read: number;
+  rows_written: number;
+}
+
+export interface PerEvent {
+  events: number;
+  d1_queries: number;
+  d1_rows_read: number;
+  d1_rows_written: number;
+  queue_writes: number;
+  queue_reads: number;
+  queue_deletes: number;
+  queue_ops: number;
+  /** RPC calls and fetches on stubs plus alarm invocations. */
+  do_requests: number;
+  do_alarms: number;
+  invocations: number;
+  do_calls: Record<string, number>;
+  /** Per-origin share of the billable operations (rows read excluded). */
+  by_origin: Record<string, number>;
+  /** D1 statements per event by `<origin>: <kind> <table>`. */
+  d1_statements: Record<string, StatementCounts>;
+}
+
+/** USD per million units. */
+export interface Prices {
+  d1_rows_read: number;
+  d1_rows_written: number;
+  queue_ops: number;
+  do_requests: number;
+}
+
+/**
+ * Cloudflare list prices (Workers Paid), USD per million units beyond the included amounts, as of
+ * PRICES_AS_OF. Queues bill one operation per 64 KB written, read or deleted. DO duration is not priced.
+ */
+export const PRICES: Prices = { d1_rows_read: 0.001, d1_rows_written: 1.0, queue_ops: 0.4, do_requests: 0.15 };
+export const PRICES_AS_OF = "2026-11-26";
+
+/** Totals over `origins` (minus `exclude`, e.g. the benchmark's own API polling), per event. */
+export function perEvent(
+  origins: Readonly<Record<string, OriginCounts>>,
+  events: number,
+  exclude: readonly string[] = [],
+): PerEvent {
+  const out: PerEvent = {
+    events,
+    d1_queries: 0,
+    d1_rows_read: 0,
+    d1_rows_written: 0,
+    queue_writes: 0,
+    queue_reads: 0,
+    queue_deletes: 0,
+    queue_ops: 0,
+    do_requests: 0,
+    do_alarms: 0,
+    invocations: 0,
+    do_calls: {},
+    by_origin: {},
+    d1_statements: {},
+  };
+  if (events <= 0) return out;
+  for (const [origin, c] of Object.entries(origins)) {
+    if (exclude.includes(origin)) continue;
+    out.d1_queries += c.d1_queries / events;
+    out.d1_rows_read += c.d1_rows_read / events;
+    out.d1_rows_written += c.d1_rows_written / events;
+    out.queue_writes += c.queue_writes / events;
+    out.queue_reads += c.queue_reads / events;
+    out.queue_deletes += c.queue_deletes / events;
+    out.do_requests += (c.do_requests + c.do_alarms) / events;
+    out.do_alarms += c.do_alarms / events;
+    out.invocations += c.invocations / events;
+    for (const [call, n] of Object.entries(c.do_calls)) out.do_calls[call] = (out.do_calls[call] ?? 0) + n / events;
+    if (c.do_alarms > 0)
+      out.do_calls[`${origin}.alarm`] = (out.do_calls[`${origin}.alarm`] ?? 0) + c.do_alarms / events;
+    for (const [key, st] of Object.entries(c.d1_statements ?? {})) {
+      out.d1_statements[`${origin}: ${key}`] = {
+        n: st.n / events,
+        rows_read: st.rows_read / events,
+        rows_written: st.rows_written / events,
+      };
+    }
+    const billable = c.d1_rows_written + c.queue_writes + c.queue_reads + c.queue_deletes + c.do_requests + c.do_alarms;
+    if (billable > 0) out.by_origin[origin] = billable / events;
+  }
+  out.queue_ops = out.queue_writes + out.queue_reads + out.queue_deletes;
+  return out;
+}
+
+/** Billable operations per event: without and with D1 rows read (which cost 1/1000 of a row written). */
+export function billableOpsPerEvent(per: PerEvent): { excluding_rows_read: number; including_rows_read: number } {
+  const excluding = per.d1_rows_written + per.queue_ops + per.do_requests;
+  return { excluding_rows_read: excluding, including_rows_read: excluding + per.d1_rows_read };
+}
+
+/** USD per million events: each per-event count times its price per million operations. */
+export function costPerMillionEvents(
+  per: PerEvent,
+  prices: Prices = PRICES,
+): { d1_rows_read: number; d1_rows_written: number; queue_ops: number; do_requests: number; total: number } {
+  const cost = {
+    d1_rows_read: per.d1_rows_read * prices.d1_rows_read,
+    d1_rows_written: per.d1_rows_written * prices.d1_rows_written,
+    queue_ops: per.queue_ops * prices.queue_ops,
+    do_requests: per.do_requests * prices.do_requests,
+  };
+  return { ...cost, total: cost.d1_rows_read + cost.d1_rows_written + cost.queue_ops + cost.do_requests };
+}

@@ -1,0 +1,594 @@
+/**
+ * `npm run bench`: the SPEC 17 figures against a real `wrangler dev`, loopback only, ≈ 4–5 minutes.
+ *
+ *   1. intake      signed GitHub webhooks from N closed-loop clients: throughput and latency, as a
+ *                  ratio to a bare Worker (bench/baseline-worker: one D1 insert + one queue send)
+ *   2. latency     accept → first handler call at a steady rate (open loop) and at saturation
+ *   3. e2e         end-to-end dispatch throughput, with no flow control and with a concurrency gate
+ *   4. ops         billable Cloudflare operations per dispatched event (a second boot with
+ *                  BILLABLE_OPS_COUNTING=true, src/observability/billable-ops.ts) and their price
+ *
+ * It starts what it needs on spare ports with fresh state, and stops it again: Switchyard through
+ * `scripts/start.mjs` (as `npm start`), the demo handler's server (bench/handler.ts: the one
+ * `npm run handler` runs, with a longer keep-alive), the baseline Worker, and for phase 4 Switchyard
+ * again through the same wrangler commands with `--var BILLABLE_OPS_COUNTING:true`.
+ *
+ * Options (flags or BENCH_* environment variables, e.g. --intake-seconds=5 or BENCH_INTAKE_SECONDS=5):
+ *   --quick                 short runs (≈ 2 minutes)
+ *   --only=intake,latency,e2e,ops
+ *   --concurrency=50        closed-loop clients (intake, saturation)
+ *   --intake-seconds=8 --rounds=2 --warmup-seconds=2
+ *   --rate=100 --latency-seconds=20 --saturation-seconds=8
+ *   --e2e-events=1000 --e2e-concurrency-max=10
+ *   --ops-events=300 --ops-rate=50
+ *   --port-base=8790        Switchyard, its counting twin, the baseline and the handler use base..base+3
+ *   --json=<file>           also write every figure as JSON
+ *   --keep                  keep the temporary state and logs
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { billableOpsPerEvent, costPerMillionEvents, type OriginCounts, PRICES, perEvent } from "./lib/billing.ts";
+import { machine, settle } from "./lib/cpu.ts";
+import { githubDelivery } from "./lib/github.ts";
+import { type Call, closedLoop, type LoadResult, openLoop, send, statusCounts } from "./lib/http.ts";
+import { portFree, run, type Started, start, stop, waitHealthy, wranglerEnv } from "./lib/processes.ts";
+import { acceptToFirstCall, type Summary, summarize } from "./lib/stats.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// ---- options -------------------------------------------------------------------------------------
+
+function option(name: string): string | undefined {
+  const flag = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (flag) return flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : "true";
+  return process.env[`BENCH_${name.toUpperCase().replaceAll("-", "_")}`];
+}
+const quick = option("quick") === "true" || option("quick") === "1";
+function num(name: string, normal: number, short: number): number {
+  const raw = option(name);
+  const value = raw === undefined ? (quick ? short : normal) : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+const PHASES = ["intake", "latency", "e2e", "ops"] as const;
+type Phase = (typeof PHASES)[number];
+const only = new Set((option("only") ?? PHASES.join(",")).split(",").map((s) => s.trim()));
+for (const p of only) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'`);
+const wants = (p: Phase) => only.has(p);
+
+const opts = {
+  concurrency: num("concurrency", 50, 50),
+  intakeSeconds: num("intake-seconds", 8, 3),
+  rounds: num("rounds", 2, 1),
+  warmupSeconds: num("warmup-seconds", 2, 1),
+  rate: num("rate", 100, 100),
+  latencySeconds: num("latency-seconds", 20, 6),
+  saturationSeconds: num("saturation-seconds", 8, 3),
+  e2eEvents: num("e2e-events", 1000, 300),
+  e2eConcurrencyMax: num("e2e-concurrency-max", 10, 10),
+  opsEvents: num("ops-events", 300, 100),
+  opsRate: num("ops-rate", 50, 50),
+  portBase: num("port-base", 8790, 8790),
+};
+const keep = option("keep") === "true";
+const jsonOut = option("json");
+
+const ports = { sy: opts.portBase, syOps: opts.portBase + 1, baseline: opts.portBase + 2, handler: opts.portBase + 3 };
+const SY = `http://127.0.0.1:${ports.sy}`;
+const SY_OPS = `http://127.0.0.1:${ports.syOps}`;
+const BASELINE = `http://127.0.0.1:${ports.baseline}`;
+const HANDLER = `http://127.0.0.1:${ports.handler}`;
+const SECRET = "bench-github-secret";
+const runId = Date.now().toString(36);
+
+// ---- output --------------------------------------------------------------------------------------
+
+const results: Record<string, unknown> = { started_at: new Date().toISOString(), options: opts, machine: machine() };
+const log = (line = "") => console.log(line);
+const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+const ms = (s: Summary) => `p50 ${fmt(s.p50)} / p95 ${fmt(s.p95)} / p99 ${fmt(s.p99)} ms (max ${fmt(s.max)}, n ${s.n})`;
+
+// ---- processes -----------------------------------------------------------------------------------
+
+const tmp = mkdtempSync(join(tmpdir(), "switchyard-bench-"));
+const started: Started[] = [];
+const devVars = join(root, ".dev.vars");
+const hadDevVars = existsSync(devVars);
+const childEnv = (extra: Record<string, string> = {}) =>
+  wranglerEnv({ PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`, ...extra });
+
+async function cleanup(keepState: boolean): Promise<void> {
+  await Promise.all(started.splice(0).map((s) => stop(s)));
+  if (!hadDevVars && existsSync(devVars)) rmSync(devVars);
+  if (!keepState) rmSync(tmp, { recursive: true, force: true });
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    void cleanup(keep).finally(() => process.exit(130));
+  });
+}
+
+function track(s: Started): Started {
+  started.push(s);
+  return s;
+}
+
+async function startHandler(): Promise<void> {
+  const s = track(
+    start("handler", process.execPath, ["bench/handler.ts"], {
+      cwd: root,
+      env: childEnv({ HANDLER_PORT: String(ports.handler) }),
+      log: join(tmp, "handler.log"),
+    }),
+  );
+  await waitHealthy(`${HANDLER}/__calls/_health`, s, 30_000);
+}
+
+async function startBaseline(): Promise<Started> {
+  const state = join(tmp, "baseline-state");
+  const config = "bench/baseline-worker/wrangler.jsonc";
+  const logFile = join(tmp, "baseline.log");
+  const env = childEnv();
+  await run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state, "-c", config], {
+    cwd: root,
+    env,
+    log: logFile,
+  });
+  const s = track(
+    start(
+      "baseline worker",
+      "wrangler",
+      [
+        "dev",
+        "-c",
+        config,
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(ports.baseline),
+        "--persist-to",
+        state,
+        "--show-interactive-dev-session=false",
+      ],
+      { cwd: root, env, log: logFile },
+    ),
+  );
+  await waitHealthy(`${BASELINE}/healthz`, s, 120_000);
+  return s;
+}
+
+/** Switchyard as `npm start` runs it (scripts/start.mjs), on its own port with fresh state. */
+async function startSwitchyard(): Promise<{ process: Started; token: string }> {
+  const s = track(
+    start("switchyard", process.execPath, ["scripts/start.mjs"], {
+      cwd: root,
+      env: childEnv({ PORT: String(ports.sy), SWITCHYARD_STATE_DIR: join(tmp, "switchyard-state") }),
+      log: join(tmp, "switchyard.log"),
+    }),
+  );
+  await waitHealthy(`${SY}/healthz`, s, 180_000);
+  const vars = Object.fromEntries(
+    readFileSync(devVars, "utf8")
+      .split("\n")
+      .map((line) => /^\s*([A-Z0-9_]+)\s*=\s*"?([^"]*)"?\s*$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+  if (!vars.ADMIN_TOKEN) throw new Error(".dev.vars has no ADMIN_TOKEN");
+  if (vars.ALLOW_PRIVATE_TARGETS !== "true") {
+    throw new Error(".dev.vars must set ALLOW_PRIVATE_TARGETS=true: the benchmark's handler is on 127.0.0.1");
+  }
+  return { process: s, token: vars.ADMIN_TOKEN };
+}
+
+/** The same wrangler commands as scripts/start.mjs, with billable-operation counting switched on. */
+async function startCountingSwitchyard(): Promise<{ process: Started; token: string }> {
+  const state = join(tmp, "switchyard-ops-state");
+  const logFile = join(tmp, "switchyard-ops.log");
+  const token = `bench-${randomUUID()}`;
+  mkdirSync(join(tmp, "env"));
+  const envFile = join(tmp, "env", "ops.env");
+  writeFileSync(envFile, `ADMIN_TOKEN=${token}\nALLOW_PRIVATE_TARGETS=true\n`);
+  const env = childEnv();
+  await run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    cwd: root,
+    env,
+    log: logFile,
+  });
+  const s = track(
+    start(
+      "switchyard (counting)",
+      "wrangler",
+      [
+        "dev",
+        "-c",
+        "wrangler.jsonc",
+        "-c",
+        "workers/persona-standin/wrangler.jsonc",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(ports.syOps),
+        "--persist-to",
+        state,
+        "--show-interactive-dev-session=false",
+        "--env-file",
+        envFile,
+        "--var",
+        "BILLABLE_OPS_COUNTING:true",
+      ],
+      { cwd: root, env, log: logFile },
+    ),
+  );
+  await waitHealthy(`${SY_OPS}/healthz`, s, 180_000);
+  return { process: s, token };
+}
+
+async function release(s: Started): Promise<void> {
+  const i = started.indexOf(s);
+  if (i >= 0) started.splice(i, 1);
+  await stop(s);
+}
+
+// ---- Switchyard API ------------------------------------------------------------------------------
+
+function apiOf(base: string, token: string) {
+  return async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
+    const reply = await send({
+      method,
+      url: `${base}${path}`,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (reply.status < 200 || reply.status >= 300) {
+      throw new Error(`${method} ${path} → ${reply.status}: ${reply.body.slice(0, 500)}`);
+    }
+    return (reply.body ? JSON.parse(reply.body) : null) as T;
+  };
+}
+type Api = ReturnType<typeof apiOf>;
+
+async function scriptHandler(name: string): Promise<void> {
+  const reply = await send({
+    method: "PUT",
+    url: `${HANDLER}/__script/${name}`,
+    body: JSON.stringify({ responses: [], otherwise: { status: 200, body: { ok: true } } }),
+  });
+  if (reply.status !== 204) throw new Error(`scripting the handler failed: ${reply.status}`);
+}
+
+interface HandlerCall {
+  eventId: string | null;
+  at: number;
+}
+async function handlerCalls(name: string): Promise<HandlerCall[]> {
+  const reply = await send({ method: "GET", url: `${HANDLER}/__calls/${name}` });
+  const calls = JSON.parse(reply.body) as Array<{ headers: Record<string, string | undefined>; at: number }>;
+  return calls.map((c) => ({ eventId: c.headers["x-switchyard-event-id"] ?? null, at: c.at }));
+}
+
+interface Stats {
+  in_flight: number;
+  bindings: Array<{ binding_key: string; in_flight: number }>;
+}
+
+/**
+ * Waits until the handler has seen `expected` events and nothing is in flight (gate and D1):
+ * /v1/stats is polled (small); the call list only when the gates are idle.
+ */
+async function waitAllDone(api: Api, handler: string, expected: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const stats = await api<Stats>("GET", "/v1/stats");
+    const busy = stats.in_flight + stats.bindings.reduce((n, b) => n + b.in_flight, 0);
+    if (busy === 0) {
+      const seen = new Set((await handlerCalls(handler)).map((c) => c.eventId)).size;
+      if (seen >= expected) return Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${expected} dispatches to ${handler} to finish`);
+}
+
+async function createSource(api: Api): Promise<void> {
+  await api("PUT", "/v1/sources/bench-gh", { provider: "github", verify: { style: "github", secret: SECRET } });
+}
+
+async function createBinding(api: Api, id: string, spec: Record<string, unknown>): Promise<string> {
+  const handler = `${id}-${runId}`;
+  await scriptHandler(handler);
+  await api("PUT", `/v1/bindings/${id}`, { ...spec, handler: `${HANDLER}/h/${handler}` });
+  return handler;
+}
+
+function accepted(load: LoadResult): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const r of load.replies) {
+    if (r.status !== 202) continue;
+    const body = JSON.parse(r.body) as { event_id?: string };
+    if (body.event_id) map.set(body.event_id, r.doneAt);
+  }
+  return map;
+}
+
+// ---- phases --------------------------------------------------------------------------------------
+
+async function intakePhase(): Promise<void> {
+  log("## 1. Intake throughput (signed GitHub webhooks vs the bare baseline Worker)");
+  const baselineCall = (i: number): Call => githubDelivery(`${BASELINE}/hooks/bench`, SECRET, i, "edited");
+  // `issues.edited` matches no binding: this phase measures intake (and inbox routing), not dispatch.
+  const switchyardCall = (i: number): Call => githubDelivery(`${SY}/hooks/bench-gh`, SECRET, i, "edited");
+  const c = opts.concurrency;
+  await closedLoop(c, opts.warmupSeconds * 1000, baselineCall);
+  await closedLoop(c, opts.warmupSeconds * 1000, switchyardCall);
+  const runs: Array<{ target: string; round: number; rps: number; ok: number; statuses: Record<string, number> }> = [];
+  const latency: Record<string, number[]> = { baseline: [], switchyard: [] };
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const [target, call] of [
+      ["baseline", baselineCall],
+      ["switchyard", switchyardCall],
+    ] as const) {
+      await settle();
+      const load = await closedLoop(c, opts.intakeSeconds * 1000, call);
+      const ok = load.replies.filter((r) => r.status === 202);
+      const rps = ok.length / (load.elapsedMs / 1000);
+      latency[target]?.push(...ok.map((r) => r.ms));
+      runs.push({ target, round, rps, ok: ok.length, statuses: statusCounts(load.replies) });
+      log(
+        `  round ${round} ${target.padEnd(10)} ${fmt(rps)} req/s, statuses ${JSON.stringify(statusCounts(load.replies))}`,
+      );
+    }
+  }
+  const mean = (t: string) => {
+    const rs = runs.filter((r) => r.target === t).map((r) => r.rps);
+    return rs.reduce((a, b) => a + b, 0) / rs.length;
+  };
+  const baseline = { rps: mean("baseline"), latency: summarize(latency.baseline ?? []) };
+  const switchyard = { rps: mean("switchyard"), latency: summarize(latency.switchyard ?? []) };
+  const ratio = switchyard.rps / baseline.rps;
+  results.intake = {
+    concurrency: c,
+    seconds: opts.intakeSeconds,
+    rounds: opts.rounds,
+    runs,
+    baseline,
+    switchyard,
+    ratio,
+  };
+  log(`  baseline   ${fmt(baseline.rps)} req/s  ${ms(baseline.latency)}`);
+  log(`  switchyard ${fmt(switchyard.rps)} req/s  ${ms(switchyard.latency)}`);
+  log(`  ratio switchyard/baseline ${fmt(ratio * 100)} %  (SPEC 17: ≥ 80 %)`);
+  log();
+}
+
+async function latencyPhase(api: Api): Promise<void> {
+  log(`## 2. Accept → first handler call`);
+  const steady = await createBinding(api, "bench-latency", { provider: "github", events: ["issues.opened"] });
+  const saturated = await createBinding(api, "bench-saturation", { provider: "github", events: ["issues.reopened"] });
+  await settle();
+
+  const paced = await openLoop(opts.rate, opts.latencySeconds * 1000, (i) =>
+    githubDelivery(`${SY}/hooks/bench-gh`, SECRET, i, "opened"),
+  );
+  const pacedAccepted = accepted(paced);
+  await waitAllDone(api, steady, pacedAccepted.size, 120_000);
+  const pacedMatch = acceptToFirstCall(pacedAccepted, await handlerCalls(steady));
+  const steadyResult = {
+    rate: opts.rate,
+    seconds: opts.latencySeconds,
+    sent: paced.replies.length,
+    accepted: pacedAccepted.size,
+    statuses: statusCounts(paced.replies),
+    intake_latency: summarize(paced.replies.filter((r) => r.status === 202).map((r) => r.ms)),
+    accept_to_call: summarize(pacedMatch.latencies),
+    missing: pacedMatch.missing,
+    extra_calls: pacedMatch.extraCalls,
+  };
+  log(`  steady ${opts.rate}/s for ${opts.latencySeconds} s: ${ms(steadyResult.accept_to_call)}`);
+  log(`    (intake answer ${ms(steadyResult.intake_latency)}; missing ${pacedMatch.missing})`);
+
+  await settle();
+  const load = await closedLoop(opts.concurrency, opts.saturationSeconds * 1000, (i) =>
+    githubDelivery(`${SY}/hooks/bench-gh`, SECRET, i, "reopened"),
+  );
+  const satAccepted = accepted(load);
+  const lastAccept = Math.max(...satAccepted.values());
+  const doneAt = await waitAllDone(api, saturated, satAccepted.size, 240_000);
+  const satMatch = acceptToFirstCall(satAccepted, await handlerCalls(saturated));
+  const satResult = {
+    concurrency: opts.concurrency,
+    seconds: opts.saturationSeconds,
+    accepted: satAccepted.size,
+    intake_rps: satAccepted.size / (load.elapsedMs / 1000),
+    accept_to_call: summarize(satMatch.latencies),
+    drain_after_last_accept_ms: doneAt - lastAccept,
+    missing: satMatch.missing,
+    extra_calls: satMatch.extraCalls,
+  };
+  log(
+    `  saturation (${opts.concurrency} clients, ${fmt(satResult.intake_rps)} accepted/s): ${ms(satResult.accept_to_call)}`,
+  );
+  log(`    backlog drained ${fmt(satResult.drain_after_last_accept_ms / 1000)} s after the last accept`);
+  results.latency = { steady: steadyResult, saturation: satResult };
+  log();
+}
+
+async function e2ePhase(api: Api): Promise<void> {
+  log(`## 3. End-to-end dispatch throughput (${opts.e2eEvents} events published in batches of 100)`);
+  const variants = [
+    { id: "bench-e2e-plain", label: "no flow control", flow: undefined },
+    {
+      id: "bench-e2e-concurrency",
+      label: `concurrency max ${opts.e2eConcurrencyMax}`,
+      flow: { concurrency: { max: opts.e2eConcurrencyMax } },
+    },
+  ];
+  const out: Record<string, unknown>[] = [];
+  for (const v of variants) {
+    const handler = await createBinding(api, v.id, {
+      provider: "bench",
+      events: [v.id],
+      ...(v.flow ? { flow_control: v.flow } : {}),
+    });
+    await settle();
+    const t0 = Date.now();
+    const batches = Array.from({ length: Math.ceil(opts.e2eEvents / 100) }, (_, b) =>
+      Array.from({ length: Math.min(100, opts.e2eEvents - b * 100) }, (_, i) => ({
+        provider: "bench",
+        kind: v.id,
+        payload: { n: b * 100 + i, note: "end-to-end throughput" },
+      })),
+    );
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < batches.length) await api("POST", "/v1/events", batches[next++]);
+      }),
+    );
+    const published = Date.now();
+    const done = await waitAllDone(api, handler, opts.e2eEvents, 300_000);
+    const calls = await handlerCalls(handler);
+    const ats = calls.map((c) => c.at);
+    const result = {
+      variant: v.label,
+      events: opts.e2eEvents,
+      publish_s: (published - t0) / 1000,
+      total_s: (done - t0) / 1000,
+      events_per_s: opts.e2eEvents / ((done - t0) / 1000),
+      handler_calls_per_s: calls.length / ((Math.max(...ats) - Math.min(...ats)) / 1000),
+    };
+    out.push(result);
+    log(
+      `  ${v.label.padEnd(20)} ${fmt(result.events_per_s)} events/s until all terminal (${fmt(result.total_s)} s; publish took ${fmt(result.publish_s)} s; handler saw ${fmt(result.handler_calls_per_s)} calls/s)`,
+    );
+  }
+  results.e2e = out;
+  log();
+}
+
+async function opsPhase(): Promise<void> {
+  log(`## 4. Billable operations per dispatched event (counting boot, ${opts.opsEvents} events per binding)`);
+  const sy = await startCountingSwitchyard();
+  const api = apiOf(SY_OPS, sy.token);
+  await createSource(api);
+  const variants = [
+    { id: "ops-plain", action: "opened", label: "no flow control", flow: undefined },
+    {
+      id: "ops-concurrency",
+      action: "closed",
+      label: `concurrency max ${opts.e2eConcurrencyMax}`,
+      flow: { concurrency: { max: opts.e2eConcurrencyMax } },
+    },
+  ];
+  const out: Record<string, unknown>[] = [];
+  for (const v of variants) {
+    const handler = await createBinding(api, v.id, {
+      provider: "github",
+      events: [`issues.${v.action}`],
+      ...(v.flow ? { flow_control: v.flow } : {}),
+    });
+    await settle();
+    await api("DELETE", "/v1/billable-ops");
+    const load = await openLoop(opts.opsRate, (opts.opsEvents / opts.opsRate) * 1000, (i) =>
+      githubDelivery(`${SY_OPS}/hooks/bench-gh`, SECRET, i, v.action),
+    );
+    const events = accepted(load).size;
+    await waitAllDone(api, handler, events, 120_000);
+    // The gate flushes D1 writes in the background and its flush timer fires up to 2 s later.
+    await new Promise((r) => setTimeout(r, 3000));
+    await settle();
+    const report = await api<{ d1_counted: boolean; origins: Record<string, OriginCounts> }>("GET", "/v1/billable-ops");
+    // `api` is the benchmark's own polling (/v1/stats, setup); everything else is the event's.
+    const per = perEvent(report.origins, events, ["api"]);
+    const ops = billableOpsPerEvent(per);
+    const cost = costPerMillionEvents(per);
+    out.push({ variant: v.label, events, d1_counted: report.d1_counted, per_event: per, ops, cost, raw: report });
+    log(`  ${v.label} (${events} events):`);
+    log(
+      `    D1 rows written ${fmt(per.d1_rows_written, 2)}, rows read ${fmt(per.d1_rows_read, 2)} (${fmt(per.d1_queries, 2)} statements)`,
+    );
+    log(
+      `    queue ops ${fmt(per.queue_ops, 2)} (writes ${fmt(per.queue_writes, 2)}, reads ${fmt(per.queue_reads, 2)}, deletes ${fmt(per.queue_deletes, 2)})`,
+    );
+    log(`    DO requests ${fmt(per.do_requests, 2)} (alarms ${fmt(per.do_alarms, 2)})`);
+    log(
+      `    ${Object.entries(per.do_calls)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${fmt(n, 2)}`)
+        .join(", ")}`,
+    );
+    log("    D1 rows written per event by statement:");
+    for (const [key, st] of Object.entries(per.d1_statements)
+      .filter(([, st]) => st.rows_written > 0)
+      .sort((a, b) => b[1].rows_written - a[1].rows_written)) {
+      log(`      ${fmt(st.rows_written, 2).padStart(6)}  ${key} (×${fmt(st.n, 2)})`);
+    }
+    log(
+      `    billable ops/event: ${fmt(ops.excluding_rows_read, 2)} without rows read, ${fmt(ops.including_rows_read, 2)} with (SPEC 17: ≤ 12)`,
+    );
+    log(
+      `    USD per million events: ${fmt(cost.total, 2)} (rows written ${fmt(cost.d1_rows_written, 2)}, queues ${fmt(cost.queue_ops, 2)}, DO ${fmt(cost.do_requests, 2)}, rows read ${fmt(cost.d1_rows_read, 3)})`,
+    );
+    if (!report.d1_counted) log("    (D1 was not counted: the binding's transport was not found)");
+  }
+  results.ops = { prices: PRICES, variants: out };
+  await release(sy.process);
+  log();
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const m = machine();
+  log(
+    `# Switchyard benchmark (${quick ? "quick" : "full"}) — ${m.cores} cores, ${m.model}, load ${m.load.map((l) => l.toFixed(2)).join(" ")}`,
+  );
+  log(`state and logs: ${tmp}`);
+  for (const [name, port] of Object.entries(ports)) {
+    if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: pass --port-base`);
+  }
+  const t0 = Date.now();
+  await startHandler();
+  const needsMain = wants("intake") || wants("latency") || wants("e2e");
+  if (needsMain) {
+    const [sy, baseline] = await Promise.all([startSwitchyard(), wants("intake") ? startBaseline() : null]);
+    const api = apiOf(SY, sy.token);
+    await createSource(api);
+    log(`booted in ${fmt((Date.now() - t0) / 1000)} s`);
+    log();
+    if (wants("intake")) await intakePhase();
+    if (baseline) await release(baseline);
+    if (wants("latency")) await latencyPhase(api);
+    if (wants("e2e")) await e2ePhase(api);
+    await release(sy.process);
+  }
+  if (wants("ops")) await opsPhase();
+  // wrangler dev rebuilds and restarts the Worker when files it bundles change (e.g. edits in this
+  // checkout while the benchmark runs): state and counters restart, so the figures are suspect.
+  const reloads = ["switchyard.log", "switchyard-ops.log"]
+    .map((f) => join(tmp, f))
+    .filter((f) => existsSync(f))
+    .reduce((n, f) => n + (readFileSync(f, "utf8").match(/Reloading local server/g)?.length ?? 0), 0);
+  results.worker_reloads = reloads;
+  if (reloads > 0) log(`WARNING: wrangler reloaded the Worker ${reloads} time(s) during the run; figures are suspect`);
+  results.finished_at = new Date().toISOString();
+  results.duration_s = (Date.now() - t0) / 1000;
+  log(`done in ${fmt((Date.now() - t0) / 1000)} s`);
+  if (jsonOut) {
+    writeFileSync(jsonOut, `${JSON.stringify(results, null, 2)}\n`);
+    log(`figures written to ${jsonOut}`);
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench failed: ${(error as Error).stack ?? error}`);
+  console.error(`logs: ${tmp} (kept)`);
+  process.exitCode = 1;
+} finally {
+  await cleanup(keep || process.exitCode === 1);
+}
