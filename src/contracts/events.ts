@@ -45,32 +45,49 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-/** Any JSON value, depth-checked before zod's recursive JSON schema walks it (no stack overflow). */
-export function boundedJsonSchema(what: string) {
-  return z
-    .unknown()
-    .check((ctx) => {
-      if (nestsDeeperThan(ctx.value, MAX_PAYLOAD_DEPTH)) {
-        ctx.issues.push({
-          code: "custom",
-          message: `${what} nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
-          input: ctx.value,
-        });
-      }
-    })
-    .pipe(z.json());
+const anyJson = z.json();
+
+/**
+ * Any JSON value, depth-checked before zod's recursive JSON schema walks it (no stack overflow).
+ * The value is checked against `z.json()` but passed on as it arrived: zod rebuilds objects and
+ * skips own `"__proto__"` keys (valid JSON), which would silently change the stored value.
+ */
+export function boundedJsonSchema(what: string): z.ZodType<z.core.util.JSONType> {
+  return z.unknown().check((ctx) => {
+    if (nestsDeeperThan(ctx.value, MAX_PAYLOAD_DEPTH)) {
+      ctx.issues.push({
+        code: "custom",
+        message: `${what} nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+        input: ctx.value,
+      });
+    } else if (!anyJson.safeParse(ctx.value).success) {
+      ctx.issues.push({ code: "custom", message: `${what} must be a JSON value`, input: ctx.value });
+    }
+  }) as z.ZodType<z.core.util.JSONType>;
 }
 
 const payloadSchema = boundedJsonSchema("payload");
 
 const traceIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "trace_id must be 1–128 of [A-Za-z0-9._:-]");
 
+/**
+ * Published headers. zod skips an own `"__proto__"` key when it builds a record, so that one name
+ * would vanish from the stored event; it is refused instead.
+ */
+const headersSchema = z.record(z.string().max(256), z.string().max(8192)).and(
+  z.unknown().check((ctx) => {
+    if (typeof ctx.value === "object" && ctx.value !== null && Object.hasOwn(ctx.value, "__proto__")) {
+      ctx.issues.push({ code: "custom", message: "header name '__proto__' is not allowed", input: ctx.value });
+    }
+  }),
+);
+
 /** One event of `POST /v1/events`. */
 export const publishEventSchema = z.strictObject({
   provider: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "provider must match [a-z0-9][a-z0-9_-]{0,63}"),
   kind: wellFormed(z.string().min(1, "kind cannot be empty").max(256)),
   payload: payloadSchema,
-  headers: z.record(z.string().max(256), z.string().max(8192)).optional(),
+  headers: headersSchema.optional(),
   dedupe_key: wellFormed(z.string().min(1).max(512)).optional(),
   tenant_id: z.string().regex(tenantIdRegex, "tenant_id must match [A-Za-z0-9_-]{1,64}").nullable().optional(),
   occurred_at: z.iso.datetime({ offset: true }).nullable().optional(),

@@ -16,6 +16,8 @@ import {
   encodeLossy,
   headerText,
   hostileBody,
+  jsonText,
+  nastyChar,
   nastyKey,
   pathSegment,
   queryValue,
@@ -449,6 +451,46 @@ describe("every route under hostile input", () => {
       );
     },
     timeoutFor(40, 2_000),
+  );
+
+  it(
+    "an accepted publish reads back exactly as sent",
+    async () => {
+      await fuzz(
+        fc.asyncProperty(
+          fc.string({ unit: nastyChar, minLength: 1, maxLength: 40 }),
+          fc.option(fc.string({ unit: nastyChar, minLength: 1, maxLength: 40 }), { nil: undefined }),
+          jsonText,
+          fc.dictionary(fc.string({ unit: nastyChar, maxLength: 10 }), fc.string({ unit: nastyChar, maxLength: 20 }), {
+            maxKeys: 3,
+          }),
+          async (kind, dedupeKey, payloadText, headers) => {
+            const body = `{"provider":"fz-readback","kind":${JSON.stringify(kind)},"payload":${payloadText},"headers":${JSON.stringify(headers)}${dedupeKey === undefined ? "" : `,"dedupe_key":${JSON.stringify(`${dedupeKey}-${crypto.randomUUID()}`)}`}}`;
+            const req: FuzzRequest = {
+              method: "POST",
+              path: "/v1/events",
+              headers: { ...ADMIN, "content-type": "application/json" },
+              body,
+            };
+            const res = await send(req);
+            checkAnswer(req, res);
+            if (res.status !== 202) return;
+            const sent = JSON.parse(body) as { kind: string; payload: unknown; dedupe_key?: string; headers: object };
+            const id = (res.json as { event_id: string }).event_id;
+            const got = await send({ method: "GET", path: `/v1/events/${id}`, headers: ADMIN });
+            const event = (got.json as { event: Record<string, unknown> }).event;
+            const context = `${describeRequest(req)}\n→ stored ${JSON.stringify(event).slice(0, 400)}`;
+            expect(event.kind, context).toBe(sent.kind);
+            if (sent.dedupe_key !== undefined) expect(event.dedupe_key, context).toBe(sent.dedupe_key);
+            expect(JSON.stringify(event.payload), context).toBe(JSON.stringify(sent.payload));
+            const lowered = Object.fromEntries(Object.entries(sent.headers).map(([k, v]) => [k.toLowerCase(), v]));
+            expect(JSON.stringify(event.headers), context).toBe(JSON.stringify(lowered));
+          },
+        ),
+        runs(40),
+      );
+    },
+    timeoutFor(40),
   );
 
   it(

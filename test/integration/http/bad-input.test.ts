@@ -124,3 +124,26 @@ describe("text with unpaired surrogates (valid JSON, not storable as text)", () 
     expect(event.payload).toEqual({ type: "order\ud800" });
   });
 });
+
+describe("JSON objects with an own __proto__ key", () => {
+  it("a published payload keeps the key", async () => {
+    const res = await api(
+      "POST",
+      "/v1/events",
+      '{"provider":"p-proto","kind":"k","payload":{"a":{"__proto__":{"x":1}}}}',
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const { event } = (await api("GET", `/v1/events/${res.body.event_id}`)).body;
+    expect(JSON.stringify(event.payload)).toBe('{"a":{"__proto__":{"x":1}}}');
+  });
+
+  it("a published header named __proto__ is a 400 rather than silently dropped", async () => {
+    const res = await api(
+      "POST",
+      "/v1/events",
+      '{"provider":"p-proto","kind":"k","payload":{},"headers":{"__proto__":"x"}}',
+    );
+    expectEnvelope(res, 400);
+    expect(res.body.error.message).toContain("__proto__");
+  });
+});
