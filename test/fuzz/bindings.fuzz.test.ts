@@ -286,10 +286,10 @@ describe("binding specs under hostile input", () => {
             await settle();
           }
         }),
-        runs(60),
+        runs(40),
       );
     },
-    timeoutFor(60),
+    timeoutFor(40),
   );
 
   it(
@@ -316,10 +316,10 @@ describe("binding specs under hostile input", () => {
             await settle();
           }
         }),
-        runs(60),
+        runs(40),
       );
     },
-    timeoutFor(60),
+    timeoutFor(40),
   );
 
   it(
@@ -357,10 +357,10 @@ describe("binding specs under hostile input", () => {
             await settle();
           }
         }),
-        runs(30),
+        runs(20),
       );
     },
-    timeoutFor(30),
+    timeoutFor(20),
   );
 });
 
@@ -425,10 +425,10 @@ describe("hostile payloads through predicates and flow-control keys", () => {
             await new Promise((r) => setTimeout(r, 50));
           }
         }),
-        runs(15),
+        runs(10),
       );
     },
-    timeoutFor(15, 2_000),
+    timeoutFor(10, 2_000),
   );
 });
 

@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TriggerEvent } from "../../src/contracts/events";
+import { isWellFormed } from "../../src/contracts/unicode";
 import { MAX_STORED_EVENT_BYTES, storedEventBytes } from "../../src/intake/stored-size";
 import {
   contentType,
@@ -256,6 +257,14 @@ describe("POST /hooks/:source under hostile input", () => {
             expect(stored.id).toBe(eventId);
             // D1 refuses rows over 2,000,000 bytes in production (the local simulator does not).
             expect(storedEventBytes(stored), context).toBeLessThanOrEqual(MAX_STORED_EVENT_BYTES);
+            // A JSON body is stored as parsed, not altered on the way.
+            const raw = stored.payload;
+            const kept = typeof raw === "object" && raw !== null && "raw_base64" in raw;
+            if (!/form-urlencoded/i.test(d.contentType ?? "") && !kept) {
+              const sent = JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)));
+              expect(JSON.stringify(stored.payload), context).toBe(sent);
+            }
+            expect(isWellFormed(stored.kind) && isWellFormed(stored.dedupe_key), context).toBe(true);
           } else if (res.status === 401) {
             expect(delta, context).toEqual({ events: 0, dedupe_claims: 0, records: 1 });
           } else if (res.status !== 503) {
