@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseBindingKey } from "../../contracts/binding-spec";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
 import { boundedJsonSchema } from "../../contracts/events";
+import { wellFormed } from "../../contracts/unicode";
 import { attemptsOf, attemptView, getDispatch, listDispatches, outcomeFromRow } from "../../db/dispatches-repo";
 import { dispatchIdOf } from "../../dispatch/dispatch-id";
 import { AppError, notFound } from "../../lib/errors";
@@ -12,15 +13,16 @@ import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
 
+// Free text that ends up in D1 text columns must be well-formed (see contracts/unicode).
 export const cancelBodySchema = z.strictObject({
-  requested_by: z.string().max(256).optional(),
-  reason: z.string().max(2048).optional(),
+  requested_by: wellFormed(z.string().max(256)).optional(),
+  reason: wellFormed(z.string().max(2048)).optional(),
 });
 
 export const completeBodySchema = z.strictObject({
   status: z.enum(["succeeded", "failed"]),
   result: boundedJsonSchema("result").optional(),
-  error: z.string().max(4096).optional(),
+  error: wellFormed(z.string().max(4096)).optional(),
 });
 
 export const listDispatchesQuerySchema = z.object({

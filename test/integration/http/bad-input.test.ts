@@ -147,3 +147,14 @@ describe("JSON objects with an own __proto__ key", () => {
     expect(res.body.error.message).toContain("__proto__");
   });
 });
+
+describe("dispatch cancel and complete text with unpaired surrogates", () => {
+  it.each([
+    ["cancel", { reason: "r\ud800" }],
+    ["cancel", { requested_by: "\udc00" }],
+    ["complete", { status: "failed", error: "e\ud800" }],
+  ])("%s %j is a 400 before the dispatch is looked up", async (action, body) => {
+    const res = await api("POST", `/v1/dispatches/nope@v1/evt_x/${action}`, JSON.stringify(body));
+    expectEnvelope(res, 400);
+  });
+});
