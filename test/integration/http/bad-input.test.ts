@@ -158,3 +158,11 @@ describe("dispatch cancel and complete text with unpaired surrogates", () => {
     expectEnvelope(res, 400);
   });
 });
+
+describe("tenant key names with unpaired surrogates", () => {
+  it("are a 400 and create no key", async () => {
+    const res = await api("POST", "/v1/tenants/t-lone/keys", JSON.stringify({ name: "ci\ud800" }));
+    expectEnvelope(res, 400);
+    expect((await api("GET", "/v1/tenants/t-lone/keys")).body.items).toEqual([]);
+  });
+});
