@@ -29,6 +29,7 @@ import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import type { AttemptContext } from "../handlers/envelope";
 import { newApprovalId } from "../lib/ids";
 import { iso } from "../lib/time";
+import { countDurableObjectOps } from "../observability/billable-ops";
 import { afterEvaluation, breakerIsOpen } from "../predicates/breaker";
 import { expectedCost, onExhausted, preflight } from "../predicates/budget";
 import { callClassifier } from "../predicates/classifier-call";
@@ -182,6 +183,7 @@ export class BindingGate extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObjectOps(this, "BindingGate");
     this.sql = ctx.storage.sql;
     this.log = new DispatchLog(drizzle(env.DB));
     this.migrate();
