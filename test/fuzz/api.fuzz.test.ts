@@ -351,29 +351,31 @@ function requestArb(op: Op): fc.Arbitrary<FuzzRequest> {
 
 const BASE_RUNS = 8;
 
-/** Properties 1–3 for one operation: no 5xx, the envelope, and a rejected mutation changes no table. */
 async function fuzzOperation(op: Op) {
-  const mutating = op.method !== "get";
   await fuzz(
-    fc.asyncProperty(requestArb(op), async (req) => {
-      const before = mutating ? await snapshot() : null;
-      const res = await send(req);
-      checkAnswer(req, res, { allowBackpressure: op.path.startsWith("/hooks/") });
-      if (!before) return;
-      if (res.status >= 400) {
-        const changed = changedTables(before, await snapshot());
-        if (changed.length > 0) {
-          throw new Error(
-            `rejected request changed ${changed.join(", ")}:\n${describeRequest(req)}\n→ ${res.status} ${res.text.slice(0, 300)}`,
-          );
-        }
-      } else {
-        // Let the work a successful mutation started finish, so the next snapshot is stable.
-        await settle();
-      }
-    }),
+    fc.asyncProperty(requestArb(op), (req) => checkRequest(op, req)),
     runs(BASE_RUNS),
   );
+}
+
+/** Properties 1–3 for one request: no 5xx, the envelope, and a rejected mutation changes no table. */
+async function checkRequest(op: Op, req: FuzzRequest) {
+  const mutating = op.method !== "get";
+  const before = mutating ? await snapshot() : null;
+  const res = await send(req);
+  checkAnswer(req, res, { allowBackpressure: op.path.startsWith("/hooks/") });
+  if (!before) return;
+  if (res.status >= 400) {
+    const changed = changedTables(before, await snapshot());
+    if (changed.length > 0) {
+      throw new Error(
+        `rejected request changed ${changed.join(", ")}:\n${describeRequest(req)}\n→ ${res.status} ${res.text.slice(0, 300)}`,
+      );
+    }
+  } else {
+    // Let the work a successful mutation started finish, so the next snapshot is stable.
+    await settle();
+  }
 }
 
 describe("every route under hostile input", () => {
@@ -494,6 +496,24 @@ describe("every route under hostile input", () => {
   );
 
   it(
+    "with a tenant API key: no 5xx, the error envelope, nothing half-written",
+    async () => {
+      const created = await api("POST", "/v1/tenants/fz-tenant/keys", { name: "fuzz" });
+      expect(created.status, created.text).toBe(201);
+      const authorization = `Bearer ${(created.json as { key: string }).key}`;
+      const routes = OPS.filter((op) => op.path.startsWith("/v1/"));
+      await fuzz(
+        fc.asyncProperty(
+          fc.constantFrom(...routes).chain((op) => requestArb(op).map((req) => ({ op, req }))),
+          ({ op, req }) => checkRequest(op, { ...req, headers: { ...req.headers, authorization } }),
+        ),
+        runs(60),
+      );
+    },
+    timeoutFor(60, 3_000),
+  );
+
+  it(
     "answers 401 with the envelope for any bad Authorization header",
     async () => {
       const routes = OPS.filter((op) => op.path.startsWith("/v1/"));
@@ -503,7 +523,18 @@ describe("every route under hostile input", () => {
           fc.oneof(
             headerText(200),
             headerText(60).map((t) => `Bearer ${t}`),
-            fc.constantFrom("Bearer", "Bearer ", "bearer test-admin-token-x", "Basic dGVzdA==", "Bearer  "),
+            fc.constantFrom(
+              "Bearer",
+              "Bearer ",
+              "bearer test-admin-token-x",
+              "Basic dGVzdA==",
+              "Bearer  ",
+              "Bearer .",
+              "Bearer a.",
+              "Bearer .b",
+              "Bearer tk_x.y",
+              `Bearer ${"k".repeat(5000)}.${"s".repeat(5000)}`,
+            ),
           ),
           async (op, authorization) => {
             const path = op.path.replace(/\{[^}]+\}/g, "x");
