@@ -3,6 +3,7 @@ import { compileCel } from "../lib/cel";
 import { boundedDuration, durationSchema } from "./duration";
 import { handlerUriSchema, parseHandlerUri } from "./handler-uri";
 import { issuesToProblems, type Problem, problemErrorMap } from "./problems";
+import { wellFormed } from "./unicode";
 
 // ---- identifiers (SPEC 2) ----
 
@@ -112,7 +113,10 @@ const flowControlSchema = z
     singleton: z.strictObject({ key: celExpression.optional() }).optional(),
     concurrency: z.strictObject({ key: celExpression.optional(), max: positiveInt }).optional(),
     priority: z
-      .strictObject({ key: celExpression, order: z.array(z.string()).min(1, { error: "order cannot be empty" }) })
+      .strictObject({
+        key: celExpression,
+        order: z.array(wellFormed(z.string())).min(1, { error: "order cannot be empty" }),
+      })
       .optional(),
   })
   .superRefine(
@@ -156,10 +160,12 @@ export const bindingSpecSchema = z.strictObject({
   provider: sourceNameSchema,
   events: z
     .array(
-      z
-        .string()
-        .min(1, { error: "event kind cannot be empty" })
-        .max(256, { error: "event kind must be at most 256 characters" }),
+      wellFormed(
+        z
+          .string()
+          .min(1, { error: "event kind cannot be empty" })
+          .max(256, { error: "event kind must be at most 256 characters" }),
+      ),
     )
     .default([]),
   when: z

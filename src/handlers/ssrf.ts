@@ -55,8 +55,16 @@ function isPrivateIpv6(g: number[]): boolean {
   const [g0 = 0, , , , , g5 = 0, g6 = 0, g7 = 0] = g;
   const allZeroPrefix = g.slice(0, 5).every((x) => x === 0);
   if (allZeroPrefix && g5 === 0 && g6 === 0 && (g7 === 0 || g7 === 1)) return true; // :: and ::1
-  if (allZeroPrefix && g5 === 0xffff) return isPrivateIpv4([g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff]); // IPv4-mapped
-  if (g0 === 0x64 && g[1] === 0xff9b) return isPrivateIpv4([g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff]); // NAT64
+  const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+  if (allZeroPrefix && g5 === 0xffff) return isPrivateIpv4(embedded); // IPv4-mapped
+  if (allZeroPrefix && g5 === 0) return isPrivateIpv4(embedded); // IPv4-compatible (::a.b.c.d, deprecated)
+  if (g0 === 0x2002) {
+    // 6to4: 2002:AABB:CCDD::/48 embeds the IPv4 address AA.BB.CC.DD.
+    const g1 = g[1] ?? 0;
+    const g2 = g[2] ?? 0;
+    if (isPrivateIpv4([g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff])) return true;
+  }
+  if (g0 === 0x64 && g[1] === 0xff9b) return isPrivateIpv4(embedded); // NAT64
   return (g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80 || (g0 & 0xff00) === 0xff00;
 }
 

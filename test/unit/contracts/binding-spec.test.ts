@@ -168,6 +168,11 @@ describe("problems", () => {
       ],
     ],
     [
+      "event kind not well-formed Unicode",
+      { ...base, events: ["issues.\ud800"] },
+      [{ path: "events.0", message: "must be valid Unicode text (no unpaired surrogates)" }],
+    ],
+    [
       "events not an array",
       { ...base, events: "push" },
       [{ path: "events", message: "expected array, received string" }],

@@ -30,6 +30,12 @@ describe("isPrivateHost", () => {
     ["::ffff:a00:1", true],
     ["::ffff:808:808", false],
     ["64:ff9b::a00:1", true],
+    ["[::7f00:1]", true], // IPv4-compatible ::127.0.0.1
+    ["::a9fe:a9fe", true], // ::169.254.169.254
+    ["::808:808", false],
+    ["2002:7f00:1::1", true], // 6to4 of 127.0.0.1
+    ["2002:c0a8:101::", true], // 6to4 of 192.168.1.1
+    ["2002:808:808::1", false],
     ["2606:4700::1111", false],
     ["2130706433", true],
     ["0x7f000001", true],
@@ -40,7 +46,13 @@ describe("isPrivateHost", () => {
   });
 
   it("sees through URL normalisation of numeric and mapped hosts", () => {
-    for (const url of ["http://2130706433/", "http://0x7f.1/", "http://[::ffff:10.0.0.1]/", "http://017700000001/"]) {
+    for (const url of [
+      "http://2130706433/",
+      "http://0x7f.1/",
+      "http://[::ffff:10.0.0.1]/",
+      "http://017700000001/",
+      "http://[::127.0.0.1]/",
+    ]) {
       expect(isPrivateHost(new URL(url).hostname)).toBe(true);
     }
   });
