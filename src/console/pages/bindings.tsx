@@ -102,7 +102,7 @@ export function bindingRoutes(app: Hono<ConsoleEnv>) {
     const cursor = c.req.query("cursor") || undefined;
     const [list, stats] = await Promise.all([
       api.get<ListPage<BindingItem>>(apiPath("/v1/bindings", { limit: 100, cursor })),
-      api.get<Stats>("/v1/stats"),
+      api.get<Stats>("/v1/stats?limit=500"),
     ]);
     const byKey = new Map(stats.ok ? stats.data.bindings.map((s) => [s.binding_key, s] as const) : []);
     const csrf = c.get("csrf") ?? "";

@@ -3,6 +3,7 @@
  * responses point at the zod schemas the routes validate with and return. `document.ts` turns this
  * list into the OpenAPI document; a test checks it against the routes the Hono app really serves.
  */
+
 import { z } from "zod";
 import { bindingIdSchema, bindingSpecSchema, tenantIdSchema } from "../../contracts/binding-spec";
 import { MAX_PUBLISH_BATCH, publishEventSchema, triggerEventSchema } from "../../contracts/events";
@@ -24,6 +25,7 @@ import { listEventsQuerySchema } from "../routes/events";
 import { listRecordsQuerySchema } from "../routes/records";
 import { replayBodySchema } from "../routes/replay";
 import { listSourcesQuerySchema, sourceNameParamSchema } from "../routes/sources";
+import { statsQuerySchema } from "../routes/stats";
 import { TRACE_ID } from "../routes/traces";
 import * as s from "./schemas";
 
@@ -719,6 +721,7 @@ export const operations: Operation[] = [
     tag: "Observability",
     summary: "Live dispatch counts and per-binding gate state",
     auth: "admin",
+    query: statsQuerySchema,
     responses: { 200: { description: "Current counts.", json: named("Stats", s.statsSchema) } },
   },
   {

@@ -213,6 +213,10 @@ export const statsSchema = z.object({
   held: z.number().int(),
   dlq_depth: z.number().int(),
   bindings: z.array(z.object({ binding_key: z.string(), state: z.string(), ...gateStateFields })),
+  next_cursor: z
+    .string()
+    .nullable()
+    .meta({ description: "The next page of `bindings` (`?cursor=`); counts always cover every binding." }),
 });
 
 export const circuitSchema = z.object({

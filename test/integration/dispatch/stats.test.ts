@@ -30,4 +30,23 @@ describe("GET /v1/stats", () => {
     expect(byKey[retrying.bindingKey]).toMatchObject({ scheduled_retries: 1, in_flight: 1 });
     expect(byKey[dead.bindingKey]).toMatchObject({ in_flight: 0 });
   });
+
+  it("pages the per-binding gate states by binding key and filters them by binding", async () => {
+    const a = await scriptedBinding({ responses: [{ status: 200 }] });
+    const b = await scriptedBinding({ responses: [{ status: 200 }] });
+    const keys: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await api("GET", `/v1/stats?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      expect(res.status).toBe(200);
+      expect(res.body.bindings.length).toBeLessThanOrEqual(2);
+      keys.push(...res.body.bindings.map((x: { binding_key: string }) => x.binding_key));
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    expect(keys).toEqual([...keys].sort());
+    expect(keys).toEqual(expect.arrayContaining([a.bindingKey, b.bindingKey]));
+    const one = await api("GET", `/v1/stats?binding_id=${a.id}`);
+    expect(one.body.bindings.map((x: { binding_key: string }) => x.binding_key)).toEqual([a.bindingKey]);
+    expect((await api("GET", "/v1/stats?limit=0")).status).toBe(400);
+  });
 });

@@ -82,7 +82,7 @@ export type GateSnapshot = {
 
 /** This binding's entry of `GET /v1/stats`. */
 export async function bindingStats(bindingKey: string) {
-  const res = await api("GET", "/v1/stats");
+  const res = await api("GET", `/v1/stats?binding_key=${encodeURIComponent(bindingKey)}`);
   expect(res.status).toBe(200);
   const entry = res.body.bindings.find((x: { binding_key: string }) => x.binding_key === bindingKey);
   expect(entry, `no stats for ${bindingKey}`).toBeDefined();
