@@ -19,8 +19,8 @@
  *   --concurrency=50        closed-loop clients (intake, saturation)
  *   --intake-seconds=8 --rounds=2 --warmup-seconds=2
  *   --rates=10,100 --latency-seconds=20 --saturation-seconds=8   (open-loop rates, events/s)
- *   --e2e-events=500 --e2e-concurrency-max=10
- *   --ops-events=300 --ops-rate=50
+ *   --e2e-events=300 --e2e-concurrency-max=10
+ *   --ops-events=200 --ops-rate=50
  *   --port-base=8790        Switchyard, its counting twin, the baseline and the handler use base..base+3
  *   --json=<file>           also write every figure as JSON
  *   --keep                  keep the temporary state and logs
@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { billableOpsPerEvent, costPerMillionEvents, type OriginCounts, PRICES, perEvent } from "./lib/billing.ts";
-import { machine, settle } from "./lib/cpu.ts";
+import { cpuDuring, machine, settle } from "./lib/cpu.ts";
 import { githubDelivery } from "./lib/github.ts";
 import { type Call, closedLoop, type LoadResult, openLoop, send, statusCounts } from "./lib/http.ts";
 import { portFree, run, type Started, start, stop, waitHealthy, wranglerEnv } from "./lib/processes.ts";
@@ -71,9 +71,9 @@ const opts = {
   }),
   latencySeconds: num("latency-seconds", 20, 6),
   saturationSeconds: num("saturation-seconds", 8, 3),
-  e2eEvents: num("e2e-events", 500, 200),
+  e2eEvents: num("e2e-events", 300, 200),
   e2eConcurrencyMax: num("e2e-concurrency-max", 10, 10),
-  opsEvents: num("ops-events", 300, 100),
+  opsEvents: num("ops-events", 200, 100),
   opsRate: num("ops-rate", 50, 50),
   portBase: num("port-base", 8790, 8790),
 };
@@ -287,7 +287,9 @@ interface Stats {
 async function waitAllDone(api: Api, handler: string, expected: number, timeoutMs: number): Promise<number | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const stats = await api<Stats>("GET", "/v1/stats");
+    // Only this binding's gate is asked (one Durable Object call); the D1 count covers all of them.
+    const id = bindingOfHandler.get(handler);
+    const stats = await api<Stats>("GET", `/v1/stats${id ? `?binding_id=${encodeURIComponent(id)}` : ""}`);
     const busy = stats.in_flight + stats.bindings.reduce((n, b) => n + b.in_flight, 0);
     if (busy === 0) {
       const seen = new Set((await handlerCalls(handler)).map((c) => c.eventId)).size;
@@ -303,8 +305,12 @@ async function createSource(api: Api): Promise<void> {
   await api("PUT", "/v1/sources/bench-gh", { provider: "github", verify: { style: "github", secret: SECRET } });
 }
 
+/** Handler name (its path on the handler server) → binding id. */
+const bindingOfHandler = new Map<string, string>();
+
 async function createBinding(api: Api, id: string, spec: Record<string, unknown>): Promise<string> {
   const handler = `${id}-${runId}`;
+  bindingOfHandler.set(handler, id);
   await scriptHandler(handler);
   await api("PUT", `/v1/bindings/${id}`, { ...spec, handler: `${HANDLER}/h/${handler}` });
   return handler;
@@ -322,7 +328,8 @@ function accepted(load: LoadResult): Map<string, number> {
 
 // ---- phases --------------------------------------------------------------------------------------
 
-async function intakePhase(): Promise<void> {
+/** Intake, and the CPU each target's whole process tree (wrangler, workerd) spends per request. */
+async function intakePhase(pids: Record<"baseline" | "switchyard", number | undefined>): Promise<void> {
   log("## 1. Intake throughput (signed GitHub webhooks vs the bare baseline Worker)");
   const baselineCall = (i: number): Call => githubDelivery(`${BASELINE}/hooks/bench`, SECRET, i, "edited");
   // `issues.edited` matches no binding: this phase measures intake (and inbox routing), not dispatch.
@@ -330,7 +337,14 @@ async function intakePhase(): Promise<void> {
   const c = opts.concurrency;
   await closedLoop(c, opts.warmupSeconds * 1000, baselineCall);
   await closedLoop(c, opts.warmupSeconds * 1000, switchyardCall);
-  const runs: Array<{ target: string; round: number; rps: number; ok: number; statuses: Record<string, number> }> = [];
+  const runs: Array<{
+    target: string;
+    round: number;
+    rps: number;
+    ok: number;
+    cpu_ms_per_request: number | null;
+    statuses: Record<string, number>;
+  }> = [];
   const latency: Record<string, number[]> = { baseline: [], switchyard: [] };
   for (let round = 1; round <= opts.rounds; round++) {
     for (const [target, call] of [
@@ -338,13 +352,26 @@ async function intakePhase(): Promise<void> {
       ["switchyard", switchyardCall],
     ] as const) {
       await settle();
-      const load = await closedLoop(c, opts.intakeSeconds * 1000, call);
+      // CPU until the queued work (inbox routing, the baseline's acks) has drained too.
+      const { result: load, cpuMs } = await cpuDuring(pids[target], async () => {
+        const l = await closedLoop(c, opts.intakeSeconds * 1000, call);
+        await settle(0.2, 8000);
+        return l;
+      });
       const ok = load.replies.filter((r) => r.status === 202);
       const rps = ok.length / (load.elapsedMs / 1000);
+      const cpuPerRequest = cpuMs === null ? null : cpuMs / Math.max(1, ok.length);
       latency[target]?.push(...ok.map((r) => r.ms));
-      runs.push({ target, round, rps, ok: ok.length, statuses: statusCounts(load.replies) });
+      runs.push({
+        target,
+        round,
+        rps,
+        ok: ok.length,
+        cpu_ms_per_request: cpuPerRequest,
+        statuses: statusCounts(load.replies),
+      });
       log(
-        `  round ${round} ${target.padEnd(10)} ${fmt(rps)} req/s, statuses ${JSON.stringify(statusCounts(load.replies))}`,
+        `  round ${round} ${target.padEnd(10)} ${fmt(rps)} req/s, ${fmt(cpuPerRequest ?? Number.NaN)} ms CPU/request, statuses ${JSON.stringify(statusCounts(load.replies))}`,
       );
     }
   }
@@ -352,8 +379,20 @@ async function intakePhase(): Promise<void> {
     const rs = runs.filter((r) => r.target === t).map((r) => r.rps);
     return rs.reduce((a, b) => a + b, 0) / rs.length;
   };
-  const baseline = { rps: mean("baseline"), latency: summarize(latency.baseline ?? []) };
-  const switchyard = { rps: mean("switchyard"), latency: summarize(latency.switchyard ?? []) };
+  const cpu = (t: string) => {
+    const rs = runs.filter((r) => r.target === t && r.cpu_ms_per_request !== null);
+    return rs.reduce((a, r) => a + (r.cpu_ms_per_request ?? 0) * r.ok, 0) / rs.reduce((a, r) => a + r.ok, 0);
+  };
+  const baseline = {
+    rps: mean("baseline"),
+    cpu_ms_per_request: cpu("baseline"),
+    latency: summarize(latency.baseline ?? []),
+  };
+  const switchyard = {
+    rps: mean("switchyard"),
+    cpu_ms_per_request: cpu("switchyard"),
+    latency: summarize(latency.switchyard ?? []),
+  };
   const ratio = switchyard.rps / baseline.rps;
   results.intake = {
     concurrency: c,
@@ -367,6 +406,9 @@ async function intakePhase(): Promise<void> {
   log(`  baseline   ${fmt(baseline.rps)} req/s  ${ms(baseline.latency)}`);
   log(`  switchyard ${fmt(switchyard.rps)} req/s  ${ms(switchyard.latency)}`);
   log(`  ratio switchyard/baseline ${fmt(ratio * 100)} %  (SPEC 17: ≥ 80 %)`);
+  log(
+    `  CPU per request: baseline ${fmt(baseline.cpu_ms_per_request)} ms, switchyard ${fmt(switchyard.cpu_ms_per_request)} ms (intake + inbox routing) → ratio ${fmt((100 * baseline.cpu_ms_per_request) / switchyard.cpu_ms_per_request)} %`,
+  );
   log();
 }
 
@@ -450,7 +492,7 @@ async function latencyPhase(api: Api): Promise<void> {
       result.hops = await hopBreakdown(api, `bench-latency-${rate}@v1`, pacedAccepted, handler);
     }
     // Let a backlog drain, or the next run measures this one's leftovers.
-    if (done === null) drained = (await waitAllDone(api, handler, pacedAccepted.size, 120_000)) !== null;
+    if (done === null) drained = (await waitAllDone(api, handler, pacedAccepted.size, 90_000)) !== null;
     if (!drained) break;
   }
   results.latency = { steady };
@@ -486,7 +528,7 @@ async function latencyPhase(api: Api): Promise<void> {
   log();
 }
 
-async function e2ePhase(api: Api): Promise<void> {
+async function e2ePhase(api: Api, pid: number | undefined): Promise<void> {
   log(`## 3. End-to-end dispatch throughput (${opts.e2eEvents} events published in batches of 100)`);
   const variants = [
     { id: "bench-e2e-plain", label: "no flow control", flow: undefined },
@@ -504,7 +546,6 @@ async function e2ePhase(api: Api): Promise<void> {
       ...(v.flow ? { flow_control: v.flow } : {}),
     });
     await settle();
-    const t0 = Date.now();
     const batches = Array.from({ length: Math.ceil(opts.e2eEvents / 100) }, (_, b) =>
       Array.from({ length: Math.min(100, opts.e2eEvents - b * 100) }, (_, i) => ({
         provider: "bench",
@@ -512,14 +553,19 @@ async function e2ePhase(api: Api): Promise<void> {
         payload: { n: b * 100 + i, note: "end-to-end throughput" },
       })),
     );
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next < batches.length) await api("POST", "/v1/events", batches[next++]);
-      }),
-    );
-    const published = Date.now();
-    const done = (await waitAllDone(api, handler, opts.e2eEvents, 120_000)) ?? Number.NaN;
+    let t0 = 0;
+    let published = 0;
+    const { result: done, cpuMs } = await cpuDuring(pid, async () => {
+      t0 = Date.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < batches.length) await api("POST", "/v1/events", batches[next++]);
+        }),
+      );
+      published = Date.now();
+      return (await waitAllDone(api, handler, opts.e2eEvents, 120_000)) ?? Number.NaN;
+    });
     const calls = await handlerCalls(handler);
     const ats = calls.map((c) => c.at);
     const result = {
@@ -529,10 +575,11 @@ async function e2ePhase(api: Api): Promise<void> {
       total_s: (done - t0) / 1000,
       events_per_s: opts.e2eEvents / ((done - t0) / 1000),
       handler_calls_per_s: calls.length / ((Math.max(...ats) - Math.min(...ats)) / 1000),
+      cpu_ms_per_event: cpuMs === null ? null : cpuMs / opts.e2eEvents,
     };
     out.push(result);
     log(
-      `  ${v.label.padEnd(20)} ${fmt(result.events_per_s)} events/s until all terminal (${fmt(result.total_s)} s; publish took ${fmt(result.publish_s)} s; handler saw ${fmt(result.handler_calls_per_s)} calls/s)`,
+      `  ${v.label.padEnd(20)} ${fmt(result.events_per_s)} events/s until all terminal (${fmt(result.total_s)} s; publish took ${fmt(result.publish_s)} s; handler saw ${fmt(result.handler_calls_per_s)} calls/s; ${fmt(result.cpu_ms_per_event ?? Number.NaN)} ms CPU/event)`,
     );
   }
   results.e2e = out;
@@ -629,10 +676,10 @@ async function main(): Promise<void> {
     await createSource(api);
     log(`booted in ${fmt((Date.now() - t0) / 1000)} s`);
     log();
-    if (wants("intake")) await intakePhase();
+    if (wants("intake")) await intakePhase({ baseline: baseline?.child.pid, switchyard: sy.process.child.pid });
     if (baseline) await release(baseline);
     if (wants("latency")) await latencyPhase(api);
-    if (wants("e2e")) await e2ePhase(api);
+    if (wants("e2e")) await e2ePhase(api, sy.process.child.pid);
     await release(sy.process);
   }
   if (wants("ops")) await opsPhase();
