@@ -1,5 +1,7 @@
 /**
- * `npm run bench`: the SPEC 17 figures against a real `wrangler dev`, loopback only, ≈ 4–5 minutes.
+ * `npm run bench`: the SPEC 17 figures against a real `wrangler dev`, loopback only. About 5 minutes
+ * when the machine keeps up with 100 events/s; longer when that run's backlog must drain first
+ * (8.4 minutes on the 2-core development machine, see docs/benchmarks.md).
  *
  *   1. intake      signed GitHub webhooks from N closed-loop clients: throughput and latency, as a
  *                  ratio to a bare Worker (bench/baseline-worker: one D1 insert + one queue send)
@@ -14,7 +16,7 @@
  * again through the same wrangler commands with `--var BILLABLE_OPS_COUNTING:true`.
  *
  * Options (flags or BENCH_* environment variables, e.g. --intake-seconds=5 or BENCH_INTAKE_SECONDS=5):
- *   --quick                 short runs (≈ 2 minutes)
+ *   --quick                 short runs
  *   --only=intake,latency,e2e,ops
  *   --concurrency=50        closed-loop clients (intake, saturation)
  *   --intake-seconds=8 --rounds=2 --warmup-seconds=2
