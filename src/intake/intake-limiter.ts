@@ -91,25 +91,58 @@ export class IntakeLimiter extends DurableObject<Env> {
 }
 
 const leases = new Map<string, { tokens: number; expiresAt: number }>();
+/** One limiter call in flight per key: concurrent requests wait for it instead of each asking. */
+const pending = new Map<string, Promise<{ granted: number; retry_after_s: number }>>();
 
 /** Drops this isolate's leased tokens (tests use it to observe the DO buckets directly). */
 export function clearIntakeLeases(): void {
   leases.clear();
+  pending.clear();
+}
+
+/** Takes one token from this isolate's lease of `key`, if it holds one. */
+function spendLeased(key: string, now: number): boolean {
+  const lease = leases.get(key);
+  if (!lease || lease.expiresAt <= now || lease.tokens <= 0) return false;
+  lease.tokens -= 1;
+  return true;
 }
 
 /** Spends one intake token for `source` (and `tenant`) or throws 503 with Retry-After. */
 export async function takeIntakeToken(env: Env, source: string, tenant: string | null = null): Promise<void> {
-  const now = Date.now();
   const leaseKey = tenant === null ? source : `${source}\u0000${tenant}`;
-  const lease = leases.get(leaseKey);
-  if (lease && lease.expiresAt > now && lease.tokens > 0) {
-    lease.tokens -= 1;
+  for (let round = 0; round < 3; round++) {
+    if (spendLeased(leaseKey, Date.now())) return;
+    const inFlight = pending.get(leaseKey);
+    if (inFlight) {
+      // Another request of this isolate is leasing a chunk: share it rather than asking again.
+      await inFlight.catch(() => {});
+      continue;
+    }
+    const request = acquireChunk(env, source, tenant);
+    pending.set(leaseKey, request);
+    let grant: { granted: number; retry_after_s: number };
+    try {
+      grant = await request;
+    } finally {
+      pending.delete(leaseKey);
+    }
+    if (grant.granted <= 0) throw overLimit(grant.retry_after_s);
+    const now = Date.now();
+    const lease = leases.get(leaseKey);
+    // Granted tokens add to what is left of a live lease instead of replacing it.
+    const left = lease && lease.expiresAt > now ? lease.tokens : 0;
+    leases.set(leaseKey, { tokens: left + grant.granted - 1, expiresAt: now + LEASE_MS });
     return;
   }
-  const stub = env.INTAKE_LIMITER.getByName("global");
-  let grant: { granted: number; retry_after_s: number };
+  // The shared chunks ran out before this request got a token.
+  const grant = await acquireChunk(env, source, tenant, 1);
+  if (grant.granted <= 0) throw overLimit(grant.retry_after_s);
+}
+
+async function acquireChunk(env: Env, source: string, tenant: string | null, want = CHUNK) {
   try {
-    grant = await stub.acquire(source, CHUNK, tenant);
+    return await env.INTAKE_LIMITER.getByName("global").acquire(source, want, tenant);
   } catch (error) {
     // Without the limiter we cannot tell whether intake is over its rate: ask the sender to retry.
     console.error(JSON.stringify({ msg: "intake limiter unavailable", error: String(error) }));
@@ -117,16 +150,13 @@ export async function takeIntakeToken(env: Env, source: string, tenant: string |
       "retry-after": "1",
     });
   }
-  const { granted, retry_after_s } = grant;
-  if (granted <= 0) {
-    throw new AppError(
-      "backpressure",
-      "intake is over its rate limit; retry later",
-      { retry_after_s },
-      {
-        "retry-after": String(retry_after_s),
-      },
-    );
-  }
-  leases.set(leaseKey, { tokens: granted - 1, expiresAt: now + LEASE_MS });
+}
+
+function overLimit(retryAfterS: number): AppError {
+  return new AppError(
+    "backpressure",
+    "intake is over its rate limit; retry later",
+    { retry_after_s: retryAfterS },
+    { "retry-after": String(retryAfterS) },
+  );
 }

@@ -80,6 +80,9 @@ export function startHandlerServer(port = 0): Promise<{ server: Server; url: str
     if (typeof answer.body !== "string" && answer.body !== undefined) headers["content-type"] ??= "application/json";
     res.writeHead(answer.status, headers).end(text);
   });
+  // workerd reuses idle keep-alive connections; Node's 5 s default would drop them under it and turn
+  // the next burst of calls into "Network connection lost" failures.
+  server.keepAliveTimeout = 120_000;
   return new Promise((resolve) => {
     server.listen(port, "127.0.0.1", () => {
       const address = server.address();
