@@ -76,10 +76,7 @@ describe("throttle", () => {
   });
 
   it("cancelling a throttled waiter ends it at once and the next takes its place", async () => {
-    const b = await flowBinding(
-      { throttle: { period: "3s", max: 1 } },
-      { responses: [], otherwise: { status: 200 } },
-    );
+    const b = await flowBinding({ throttle: { period: "3s", max: 1 } }, { responses: [], otherwise: { status: 200 } });
     const gate = `${b.bindingKey}:_global`;
     const first = await arrive(b, { n: 1 });
     const head = await arrive(b, { n: 2 }, ["held"]);
