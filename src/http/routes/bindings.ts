@@ -49,7 +49,7 @@ function specOrThrow(input: unknown) {
  * The versions of a binding id the caller may see: a binding belongs to the tenant of its latest
  * version, and other tenants' bindings are not found (SPEC 16).
  */
-async function visibleVersions(c: Context<AppEnv>, id: string) {
+export async function visibleVersions(c: Context<AppEnv>, id: string) {
   const versions = await listVersions(c.env.DB, id);
   const latest = versions.at(-1);
   if (!latest || !visibleTo(c, latest.tenantId)) throw notFound(`binding '${id}'`);

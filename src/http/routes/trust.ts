@@ -16,18 +16,11 @@ import type { AppEnv } from "../app";
 import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
-
-/** A binding belongs to its latest version's tenant; other tenants' bindings are not found. */
-async function visibleVersions(c: Context<AppEnv>, bindingId: string) {
-  const versions = await listVersions(c.env.DB, bindingId);
-  const latest = versions.at(-1);
-  return latest && visibleTo(c, latest.tenantId) ? versions : [];
-}
+import { visibleVersions } from "./bindings";
 
 /** The tier new dispatches of a binding id get (live version's spec tier or the trust override), and its tenant. */
 async function currentTier(c: Context<AppEnv>, bindingId: string): Promise<{ tier: Tier; tenant: string | null }> {
   const versions = await visibleVersions(c, bindingId);
-  if (versions.length === 0) throw notFound(`binding '${bindingId}'`);
   const live = versions.filter((v) => v.state === "active").at(-1) ?? versions.at(-1);
   const spec = JSON.parse(live?.spec ?? "{}") as BindingSpec;
   const control = (await loadControls(c.env.DB, [bindingId])).get(bindingId);
