@@ -164,11 +164,19 @@ export const dlqEntries = sqliteTable(
   ],
 );
 
-/** Append-only log (SPEC 14). `record_key` makes each logical record idempotent under redelivery. */
+/**
+ * Append-only log (SPEC 14). `record_key` makes each logical record idempotent under redelivery.
+ * Every index costs a billed row on each insert, so only three are kept: reads by event id go
+ * through the event's trace id (every record with an `event_id` carries that event's `trace_id`),
+ * retention deletes by `seq` (records are appended in time order) and `binding_key` filters walk the
+ * primary key. `seq` is a plain rowid (no AUTOINCREMENT, whose `sqlite_sequence` update is another
+ * billed row); it stays strictly increasing because the retention sweep never deletes the row
+ * holding the largest `seq`.
+ */
 export const records = sqliteTable(
   "records",
   {
-    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    seq: integer("seq").primaryKey(),
     recordKey: text("record_key").notNull(),
     topic: text("topic").notNull(),
     kind: text("kind").notNull(),
@@ -183,10 +191,7 @@ export const records = sqliteTable(
   (t) => [
     uniqueIndex("records_record_key").on(t.recordKey),
     index("records_topic").on(t.topic, t.seq),
-    index("records_event_id").on(t.eventId),
     index("records_trace_id").on(t.traceId),
-    index("records_binding_key").on(t.bindingKey),
-    index("records_at").on(t.at),
   ],
 );
 

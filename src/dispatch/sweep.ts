@@ -6,10 +6,11 @@
 import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { terminateIfDrained } from "../db/bindings-repo";
-import { bindingVersions, dedupeClaims, dispatches, events, records } from "../db/schema";
+import { bindingVersions, dedupeClaims, dispatches, events } from "../db/schema";
 import { purgeAckedJobs } from "../db/worker-jobs-repo";
 import { sendInboxBatch } from "../intake/enqueue";
 import { iso } from "../lib/time";
+import { purgeExpiredRecords } from "../observability/records";
 
 /** Age after which an unrouted event or a quiet live dispatch is considered stalled. */
 const STALL_MS = 2 * 60_000;
@@ -51,7 +52,7 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
 
   const retentionDays = Number(env.RECORDS_RETENTION_DAYS) > 0 ? Number(env.RECORDS_RETENTION_DAYS) : 7;
   const cutoff = iso(now - retentionDays * 86_400_000);
-  const purged = await db.delete(records).where(lt(records.at, cutoff)).returning({ seq: records.seq });
+  const purgedRecords = await purgeExpiredRecords(env.DB, cutoff);
   await db.delete(dedupeClaims).where(lt(dedupeClaims.expiresAt, now));
   const purgedJobs = await purgeAckedJobs(env.DB, cutoff);
 
@@ -59,7 +60,7 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
     requeued: unrouted.length,
     rearmed: quiet.length,
     terminated,
-    purged_records: purged.length,
+    purged_records: purgedRecords,
     purged_jobs: purgedJobs,
   };
 }

@@ -3,7 +3,8 @@ import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
-import { records } from "../../db/schema";
+import type { Db } from "../../db/client";
+import { events, records } from "../../db/schema";
 import { scopedTopic } from "../../observability/records";
 import type { AppEnv } from "../app";
 import { tenantScope } from "../auth";
@@ -20,10 +21,17 @@ export const listRecordsQuerySchema = z.object({
   limit: limitSchema,
 });
 
+/** The trace id of a stored event, or null when no such event exists (its records are then found by a scan). */
+async function traceIdOf(db: Db, eventId: string): Promise<string | null> {
+  const rows = await db.select({ traceId: events.traceId }).from(events).where(eq(events.id, eventId)).limit(1);
+  return rows[0]?.traceId ?? null;
+}
+
 export function recordRoutes() {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
     const q = parseQuery(c, listRecordsQuerySchema);
+    const db = drizzle(c.env.DB);
     const conditions: SQL[] = [];
     const scope = tenantScope(c);
     if (scope) conditions.push(eq(records.tenantId, scope));
@@ -31,11 +39,16 @@ export function recordRoutes() {
     const topic = scope && q.topic && !q.topic.startsWith("tenant.") ? scopedTopic(q.topic, scope) : q.topic;
     if (topic) conditions.push(eq(records.topic, topic));
     if (q.kind) conditions.push(eq(records.kind, q.kind));
-    if (q.event_id) conditions.push(eq(records.eventId, q.event_id));
+    if (q.event_id) {
+      // `event_id` has no index: an event's records all carry its trace id, which has one.
+      const traceId = await traceIdOf(db, q.event_id);
+      if (traceId !== null) conditions.push(eq(records.traceId, traceId));
+      conditions.push(eq(records.eventId, q.event_id));
+    }
     if (q.trace_id) conditions.push(eq(records.traceId, q.trace_id));
     if (q.binding_key) conditions.push(eq(records.bindingKey, q.binding_key));
     if (q.after !== undefined) conditions.push(gt(records.seq, q.after));
-    const rows = await drizzle(c.env.DB)
+    const rows = await db
       .select()
       .from(records)
       .where(conditions.length ? and(...conditions) : undefined)

@@ -87,14 +87,22 @@ describe("sweep", () => {
   });
 
   it("deletes records past retention and expired dedupe claims", async () => {
+    // Records are appended in time order, so an expired one sits below every other seq; the sweep
+    // always keeps the newest record ('newest'), which holds the largest seq.
     await env.DB.prepare(
-      `INSERT INTO records (record_key, topic, kind, headers, payload, at) VALUES ('old-1', 't', 'k', '{}', 'null', '2000-01-01T00:00:00.000Z')`,
+      `INSERT INTO records (seq, record_key, topic, kind, headers, payload, at)
+       SELECT COALESCE(MIN(seq), 1) - 1, 'old-1', 't', 'k', '{}', 'null', '2000-01-01T00:00:00.000Z' FROM records`,
+    ).run();
+    await env.DB.prepare(
+      `INSERT INTO records (record_key, topic, kind, headers, payload, at) VALUES ('newest', 't', 'k', '{}', 'null', '2000-01-01T00:00:00.000Z')`,
     ).run();
     await env.DB.prepare(
       `INSERT INTO dedupe_claims (scope, dedupe_key, event_id, expires_at) VALUES ('api:_', 'gone', 'evt_x', 1)`,
     ).run();
     const report = await sweep(env, Date.now());
     expect(report.purged_records).toBeGreaterThanOrEqual(1);
+    const left = await env.DB.prepare("SELECT record_key FROM records WHERE record_key IN ('old-1', 'newest')").all();
+    expect(left.results).toEqual([{ record_key: "newest" }]);
     await eventually(async () => {
       const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM dedupe_claims WHERE dedupe_key = 'gone'").first<{
         n: number;
