@@ -128,7 +128,13 @@ export function advanceCircuit(c: Circuit, now: number): Step<null> {
 }
 
 export type CheckDecision =
-  | { allow: true; probe: boolean; state: CircuitState }
+  | {
+      allow: true;
+      probe: boolean;
+      state: CircuitState;
+      /** Consecutive failures counted when the attempt was allowed (see `reportChangesCircuit`). */
+      failures: number;
+    }
   | { allow: false; state: "open" | "half_open"; retry_after_s: number; error: string };
 
 export interface CheckInput {
@@ -155,14 +161,16 @@ export function decideCheck(stored: Circuit, input: CheckInput): Step<CheckDecis
       answer: { allow: false, state, retry_after_s, error: circuitErrors.open(input.destination, retry_after_s) },
     };
   };
-  if (c.state === "closed") return { circuit: c, transitions, answer: { allow: true, probe: false, state: "closed" } };
+  if (c.state === "closed") {
+    return { circuit: c, transitions, answer: { allow: true, probe: false, state: "closed", failures: c.failures } };
+  }
   if (c.state === "open") return refuse("open", c.next_probe_at ?? input.now);
   const probe = c.probe;
   if (probe && probe.ref !== input.ref && probe.until > input.now) return refuse("half_open", probe.until);
   return {
     circuit: { ...c, probe: { ref: input.ref, until: input.now + input.probe_lease_ms } },
     transitions,
-    answer: { allow: true, probe: true, state: "half_open" },
+    answer: { allow: true, probe: true, state: "half_open", failures: c.failures },
   };
 }
 
@@ -243,6 +251,21 @@ export function applyReport(stored: Circuit, input: ReportInput): Step<ReportDec
   }
   if (isProbe) return reopen("probe_failed");
   return { circuit: c, transitions, answer: answer(c, null) };
+}
+
+/**
+ * Whether an attempt's outcome must be reported to the circuit. A success of a non-probe attempt
+ * allowed through a closed circuit with no failures, and a neutral outcome of a non-probe attempt,
+ * leave the circuit as it was, so the caller saves the Destination request. (A failure reported by a
+ * concurrent attempt in between is then reset by the next reported success rather than this one.)
+ */
+export function reportChangesCircuit(
+  allowed: { probe: boolean; state: CircuitState; failures: number },
+  outcome: ReportOutcome,
+): boolean {
+  if (allowed.probe || outcome === "retryable_failure") return true;
+  if (outcome === "neutral") return false;
+  return allowed.state !== "closed" || allowed.failures > 0;
 }
 
 /** Gives the probe slot back when the attempt `ref` will not run after all. */

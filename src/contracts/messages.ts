@@ -1,7 +1,17 @@
 import { z } from "zod";
+import { triggerEventSchema } from "./events";
 
-/** Inbox queue: one accepted event to route to its bindings. */
-export const inboxMessageSchema = z.object({ v: z.literal(1), event_id: z.string() });
+/**
+ * Inbox queue: one accepted event to route to its bindings. Intake sends the stored event along when it
+ * is small (`event`, `target`), which saves the consumer reading it back; the sweep sends ids only.
+ */
+export const inboxMessageSchema = z.object({
+  v: z.literal(1),
+  event_id: z.string(),
+  event: triggerEventSchema.optional(),
+  /** The binding a published event names (`POST /v1/events` with `binding_id`), when `event` is sent. */
+  target: z.object({ binding_id: z.string(), version: z.int().nullable() }).nullable().optional(),
+});
 export type InboxMessage = z.infer<typeof inboxMessageSchema>;
 
 /** Dispatch queue: one attempt ready to run. Natural key: (dispatch_id, attempt). */

@@ -1,5 +1,5 @@
 /** Events in D1: the atomic accept (dedupe claim + event row) and reads. */
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SignatureStatus, TriggerEvent } from "../contracts/events";
 import { iso } from "../lib/time";
@@ -111,11 +111,12 @@ export async function getEventRow(d1: D1Database, id: string): Promise<EventRow 
   return rows[0] ?? null;
 }
 
+/** Marks the event routed once (a redelivered message writes nothing). */
 export async function markRouted(d1: D1Database, id: string, now: number): Promise<void> {
   await drizzle(d1)
     .update(events)
     .set({ routedAt: iso(now) })
-    .where(eq(events.id, id));
+    .where(and(eq(events.id, id), isNull(events.routedAt)));
 }
 
 export { TOPICS };

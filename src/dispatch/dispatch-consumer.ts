@@ -3,7 +3,7 @@
  * (dispatch, attempt) once, so redelivered messages are acknowledged without a second call.
  */
 
-import { circuitOutcomeOf } from "../circuit/circuit-policy";
+import { type CircuitState, circuitOutcomeOf, reportChangesCircuit } from "../circuit/circuit-policy";
 import type { TriggerEvent } from "../contracts/events";
 import { type DispatchMessage, dispatchMessageSchema } from "../contracts/messages";
 import { eventFromRow, getEventRow } from "../db/events-repo";
@@ -31,15 +31,15 @@ async function loadEvent(env: Env, eventId: string, batchIds: string[] | null): 
  * SPEC 10 before an attempt: ask the destination's circuit. Refused attempts go back to the gate
  * (dead-lettered or parked per mode) and never start. Returns whether this attempt is the probe.
  */
-async function checkCircuit(
-  env: Env,
-  message: DispatchMessage,
-  circuit: Circuit,
-): Promise<{ allowed: boolean; probe: boolean }> {
+type CircuitGate =
+  | { allowed: true; probe: boolean; state: CircuitState; failures: number }
+  | { allowed: false; probe: false };
+
+async function checkCircuit(env: Env, message: DispatchMessage, circuit: Circuit): Promise<CircuitGate> {
   const destination = env.DESTINATION.getByName(circuit.destination);
   const ref = { binding_key: message.binding_key, dispatch_id: message.dispatch_id, attempt: message.attempt };
   const check = await destination.check({ ...ref, settings: circuit, attempt_timeout_ms: circuit.timeout_ms });
-  if (check.allow) return { allowed: true, probe: check.probe };
+  if (check.allow) return { allowed: true, probe: check.probe, state: check.state, failures: check.failures };
   const gate = env.BINDING_GATE.getByName(message.binding_key);
   const refused = await gate.circuitRefused(message.dispatch_id, message.attempt, {
     mode: circuit.mode,
@@ -53,10 +53,26 @@ async function checkCircuit(
   return { allowed: false, probe: false };
 }
 
+/** Aborts `abort` when the gate's cancel signal yields; returns a stop function for when the call ends. */
+function watchCancel(signal: ReadableStream<Uint8Array>, abort: AbortController): () => void {
+  const reader = signal.getReader();
+  reader
+    .read()
+    .then(({ done }) => {
+      if (!done) abort.abort(new Error("cancelled"));
+    })
+    .catch(() => {});
+  return () => {
+    reader.cancel().catch(() => {});
+  };
+}
+
 export async function runAttempt(env: Env, message: DispatchMessage, now: () => number): Promise<string> {
   const stub = env.BINDING_GATE.getByName(message.binding_key);
   const circuit = message.circuit;
-  const gateOpen = circuit ? await checkCircuit(env, message, circuit) : { allowed: true, probe: false };
+  const gateOpen: CircuitGate = circuit
+    ? await checkCircuit(env, message, circuit)
+    : { allowed: true, probe: false, state: "closed", failures: 0 };
   if (!gateOpen.allowed) return "circuit_open";
   const begin = await stub.beginAttempt(message.dispatch_id, message.attempt);
   if (!begin.proceed) {
@@ -70,25 +86,22 @@ export async function runAttempt(env: Env, message: DispatchMessage, now: () => 
   }
   // A cancel request for this attempt aborts the handler call in flight (SPEC 13.1).
   const abort = new AbortController();
-  stub
-    .watchCancel(message.dispatch_id, message.attempt)
-    .then((signal) => {
-      if (signal === "cancelled") abort.abort(new Error("cancelled"));
-    })
-    .catch(() => {});
+  const stopWatching = watchCancel(begin.cancel, abort);
   const event = await loadEvent(env, begin.context.event_id, begin.context.batch_event_ids ?? null);
   const result = event
     ? await invokeHandler({ env, now, signal: abort.signal }, begin.context, event)
     : ({ kind: "invalid", error: `event ${begin.context.event_id} not found` } as const);
   const timing = { started_at: begin.started_at, completed_at: now() };
+  stopWatching();
   let opened: { opened: boolean; error: string | null } | undefined;
-  if (circuit) {
+  const outcome = circuitOutcomeOf(result, abort.signal.aborted);
+  if (circuit && gateOpen.allowed && reportChangesCircuit(gateOpen, outcome)) {
     try {
       const report = await env.DESTINATION.getByName(circuit.destination).report({
         binding_key: message.binding_key,
         dispatch_id: message.dispatch_id,
         attempt: message.attempt,
-        outcome: circuitOutcomeOf(result, abort.signal.aborted),
+        outcome,
         ...("error" in result ? { error: result.error } : {}),
         settings: circuit,
       });

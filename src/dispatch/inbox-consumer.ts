@@ -3,22 +3,39 @@
  * BindingGate admit per (binding, event). Idempotent on event id: admits are keyed by dispatch id.
  */
 import { effectiveTier } from "../autonomy/tiers";
-import { inboxMessageSchema } from "../contracts/messages";
+import { type InboxMessage, inboxMessageSchema } from "../contracts/messages";
 import { loadCandidates, loadControls } from "../db/bindings-repo";
 import { eventFromRow, getEventRow, markRouted } from "../db/events-repo";
 import { dispatchIdOf, stagesNeedEvent } from "./dispatch-id";
 import { matchBindings, targetOf } from "./matching";
 
-export async function routeEvent(env: Env, eventId: string, now: () => number): Promise<{ dispatches: string[] }> {
-  const row = await getEventRow(env.DB, eventId);
-  if (!row) return { dispatches: [] };
-  const event = eventFromRow(row);
+/** The event and its publish target: from the message when intake sent them along, else from D1. */
+async function eventOf(env: Env, message: InboxMessage) {
+  if (message.event && message.event.id === message.event_id) {
+    return { event: message.event, target: message.target ?? null };
+  }
+  const row = await getEventRow(env.DB, message.event_id);
+  if (!row) return null;
+  return {
+    event: eventFromRow(row),
+    target: row.targetBindingId ? { binding_id: row.targetBindingId, version: row.targetVersion } : null,
+  };
+}
+
+export async function routeEvent(
+  env: Env,
+  message: InboxMessage,
+  now: () => number,
+): Promise<{ dispatches: string[] }> {
+  const found = await eventOf(env, message);
+  if (!found) return { dispatches: [] };
+  const { event } = found;
   const routable = {
     provider: event.provider,
     kind: event.kind,
     tenant_id: event.tenant_id,
     payload: event.payload,
-    target: row.targetBindingId ? { binding_id: row.targetBindingId, version: row.targetVersion } : null,
+    target: found.target,
   };
   const target = targetOf(routable);
   const matched = matchBindings(routable, await loadCandidates(env.DB, event.provider, target?.binding_id ?? null));
@@ -44,7 +61,7 @@ export async function routeEvent(env: Env, eventId: string, now: () => number): 
       });
     }),
   );
-  if (!row.routedAt) await markRouted(env.DB, event.id, now());
+  await markRouted(env.DB, event.id, now());
   return { dispatches: matched.map((b) => b.bindingKey) };
 }
 
@@ -58,7 +75,7 @@ export async function consumeInbox(batch: MessageBatch<unknown>, env: Env, now: 
         return;
       }
       try {
-        await routeEvent(env, parsed.data.event_id, now);
+        await routeEvent(env, parsed.data, now);
         message.ack();
       } catch (error) {
         console.error(

@@ -69,7 +69,17 @@ export type ApprovalAnswer =
   | { state: "decided"; status: DispatchStatus };
 
 export type BeginAttempt =
-  | { proceed: true; context: AttemptContext; started_at: number }
+  | {
+      proceed: true;
+      context: AttemptContext;
+      started_at: number;
+      /**
+       * The attempt's cancel signal (SPEC 13.1): yields one byte when a cancel request arrives while
+       * the attempt runs and closes when the attempt ends. It rides on this answer, so watching for a
+       * cancel costs no request of its own.
+       */
+      cancel: ReadableStream<Uint8Array>;
+    }
   | {
       proceed: false;
       reason: "unknown_dispatch" | "terminal" | "duplicate" | "not_ready";
@@ -1021,6 +1031,7 @@ export class BindingGate extends DurableObject<Env> {
     return {
       proceed: true,
       started_at: now,
+      cancel: this.cancelSignal(dispatchId, attempt),
       context: {
         dispatch_id: dispatchId,
         binding_key: this.meta("binding_key") ?? "",
@@ -1209,19 +1220,21 @@ export class BindingGate extends DurableObject<Env> {
   }
 
   /**
-   * Resolves `cancelled` when a cancel request arrives for the running attempt, or `done` when the
-   * attempt ends. The attempt runner races its handler call against it to abort in-flight work.
+   * The stream `beginAttempt` hands out: one byte when a cancel request arrives for the running
+   * attempt, closed when the attempt ends. The attempt runner aborts its handler call on the byte.
    */
-  async watchCancel(dispatchId: string, attempt: number): Promise<"cancelled" | "done"> {
-    const row = this.row(dispatchId);
-    if (!row || row.attempt !== attempt || row.attempt_running !== 1) return "done";
-    if (row.cancel_requested === 1) return "cancelled";
+  private cancelSignal(dispatchId: string, attempt: number): ReadableStream<Uint8Array> {
     const key = `${dispatchId}#${attempt}`;
-    return new Promise((resolve) => {
-      const set = this.watchers.get(key) ?? new Set();
-      set.add(resolve);
-      this.watchers.set(key, set);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const set = this.watchers.get(key) ?? new Set();
+    set.add((signal) => {
+      // The runner may be gone already (its reader cancelled): nothing to tell it then.
+      if (signal === "cancelled") writer.write(new Uint8Array([1])).catch(() => {});
+      writer.close().catch(() => {});
     });
+    this.watchers.set(key, set);
+    return readable;
   }
 
   /** Finishes a `waiting` dispatch with the caller's verdict. */

@@ -6,6 +6,7 @@ import type { InboxMessage } from "../contracts/messages";
 import { type AcceptOutcome, acceptEvent, type NewEvent } from "../db/events-repo";
 import { AppError } from "../lib/errors";
 import { API_SOURCE, countIntake } from "../observability/intake-counters";
+import { inboxMessageFor } from "./inbox-message";
 
 export async function acceptAndEnqueue(env: Env, input: NewEvent, now: number): Promise<AcceptOutcome> {
   const outcome = await acceptEvent(env.DB, input, now);
@@ -14,7 +15,7 @@ export async function acceptAndEnqueue(env: Env, input: NewEvent, now: number): 
     return outcome;
   }
   try {
-    const message: InboxMessage = { v: 1, event_id: outcome.event_id };
+    const message = inboxMessageFor(input.event, input.target);
     await env.INBOX_QUEUE.send(message, { contentType: "json" });
   } catch (error) {
     // The event row is durable and the sweep re-enqueues unrouted events; a retry by the sender

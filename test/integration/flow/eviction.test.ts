@@ -1,7 +1,7 @@
 /**
  * SPEC 9 / 18.9: flow-control state lives in the BindingGate's SQLite, so leases, waiters and flow
  * timers survive Durable Object eviction. Evictions happen while nothing is in flight at the gate
- * (an attempt in progress keeps a `watchCancel` call open, which eviction would wait for): during a
+ * (an attempt in progress keeps its cancel stream open, which eviction would wait for): during a
  * retry wait of the lease holder, or while dispatches only wait on a timer.
  */
 import { evictDurableObject } from "cloudflare:test";

@@ -14,6 +14,7 @@ import {
   nextWakeAt,
   probeLeaseMs,
   type ReportOutcome,
+  reportChangesCircuit,
   retryAfterSeconds,
   type Transition,
   viewCircuit,
@@ -388,4 +389,26 @@ describe("circuitOutcomeOf", () => {
   ])("%s", (_name, result, aborted, outcome) => {
     expect(circuitOutcomeOf(result, aborted)).toBe(outcome);
   });
+});
+
+describe("reportChangesCircuit: which outcomes must reach the Destination", () => {
+  const outcomes: ReportOutcome[] = ["success", "retryable_failure", "neutral"];
+  /** Every allow answer a check can give, with the circuit it was given from. */
+  const allowed: [string, Circuit, string][] = [
+    ["closed, no failures", { ...CLOSED_CIRCUIT }, "a#1"],
+    ["closed, one failure", { ...CLOSED_CIRCUIT, failures: 1 }, "a#1"],
+    ["half-open probe", { state: "open", failures: 3, opened_at: T0, next_probe_at: T0 + 10, probe: null }, "p#1"],
+  ];
+  it.each(allowed.flatMap(([name, circuit, ref]) => outcomes.map((o) => [name, circuit, ref, o] as const)))(
+    "%s, %s: skipped only when the report would change nothing",
+    (_name, circuit, ref, outcome) => {
+      const now = T0 + 100;
+      const check = decideCheck(circuit, { destination: DEST, ref, now, probe_lease_ms: LEASE });
+      if (!check.answer.allow) throw new Error("expected an allow answer");
+      const report = applyReport(check.circuit, { destination: DEST, ref, outcome, settings: SETTINGS, now: now + 5 });
+      const unchanged =
+        JSON.stringify(report.circuit) === JSON.stringify(check.circuit) && report.transitions.length === 0;
+      expect(reportChangesCircuit(check.answer, outcome)).toBe(!unchanged);
+    },
+  );
 });
