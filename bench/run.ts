@@ -634,6 +634,9 @@ async function opsPhase(): Promise<void> {
     );
     log(`    DO requests ${fmt(per.do_requests, 2)} (alarms ${fmt(per.do_alarms, 2)})`);
     log(
+      `    DO SQLite storage rows written ${fmt(per.do_sql_rows_written, 2)}, read ≥ ${fmt(per.do_sql_rows_read, 2)}`,
+    );
+    log(
       `    ${Object.entries(per.do_calls)
         .sort((a, b) => b[1] - a[1])
         .map(([k, n]) => `${k} ${fmt(n, 2)}`)
@@ -646,10 +649,10 @@ async function opsPhase(): Promise<void> {
       log(`      ${fmt(st.rows_written, 2).padStart(6)}  ${key} (×${fmt(st.n, 2)})`);
     }
     log(
-      `    billable ops/event: ${fmt(ops.excluding_rows_read, 2)} without rows read, ${fmt(ops.including_rows_read, 2)} with (SPEC 17: ≤ 12)`,
+      `    billable ops/event: ${fmt(ops.excluding_rows_read, 2)} without rows read, ${fmt(ops.including_rows_read, 2)} with (SPEC 17: ≤ 12); ${fmt(ops.with_do_storage_rows, 2)} with DO storage rows written`,
     );
     log(
-      `    USD per million events: ${fmt(cost.total, 2)} (rows written ${fmt(cost.d1_rows_written, 2)}, queues ${fmt(cost.queue_ops, 2)}, DO ${fmt(cost.do_requests, 2)}, rows read ${fmt(cost.d1_rows_read, 3)})`,
+      `    USD per million events: ${fmt(cost.total, 2)} (D1 rows written ${fmt(cost.d1_rows_written, 2)}, queues ${fmt(cost.queue_ops, 2)}, DO requests ${fmt(cost.do_requests, 2)}, DO storage rows ${fmt(cost.do_storage_rows, 2)}, D1 rows read ${fmt(cost.d1_rows_read, 3)})`,
     );
     if (!report.d1_counted) log("    (D1 was not counted: the binding's transport was not found)");
   }

@@ -13,6 +13,9 @@ export interface OriginCounts {
   queue_deletes: number;
   do_requests: number;
   do_alarms: number;
+  /** Durable Object SQLite storage rows (absent in reports of older builds). */
+  do_sql_rows_written?: number;
+  do_sql_rows_read?: number;
   do_calls: Record<string, number>;
   d1_statements?: Record<string, StatementCounts>;
 }
@@ -35,6 +38,9 @@ export interface PerEvent {
   /** RPC calls and fetches on stubs plus alarm invocations. */
   do_requests: number;
   do_alarms: number;
+  /** Rows written/read by Durable Objects' own SQLite storage (gate state, timers, outbox). */
+  do_sql_rows_written: number;
+  do_sql_rows_read: number;
   invocations: number;
   do_calls: Record<string, number>;
   /** Per-origin share of the billable operations (rows read excluded). */
@@ -49,13 +55,23 @@ export interface Prices {
   d1_rows_written: number;
   queue_ops: number;
   do_requests: number;
+  do_sql_rows_read: number;
+  do_sql_rows_written: number;
 }
 
 /**
  * Cloudflare list prices (Workers Paid), USD per million units beyond the included amounts, as of
  * PRICES_AS_OF. Queues bill one operation per 64 KB written, read or deleted. DO duration is not priced.
  */
-export const PRICES: Prices = { d1_rows_read: 0.001, d1_rows_written: 1.0, queue_ops: 0.4, do_requests: 0.15 };
+export const PRICES: Prices = {
+  d1_rows_read: 0.001,
+  d1_rows_written: 1.0,
+  queue_ops: 0.4,
+  do_requests: 0.15,
+  // SQLite-backed Durable Object storage is billed per row like D1.
+  do_sql_rows_read: 0.001,
+  do_sql_rows_written: 1.0,
+};
 export const PRICES_AS_OF = "2026-11-26";
 
 /** Totals over `origins` (minus `exclude`, e.g. the benchmark's own API polling), per event. */
@@ -75,6 +91,8 @@ export function perEvent(
     queue_ops: 0,
     do_requests: 0,
     do_alarms: 0,
+    do_sql_rows_written: 0,
+    do_sql_rows_read: 0,
     invocations: 0,
     do_calls: {},
     by_origin: {},
@@ -91,6 +109,8 @@ export function perEvent(
     out.queue_deletes += c.queue_deletes / events;
     out.do_requests += (c.do_requests + c.do_alarms) / events;
     out.do_alarms += c.do_alarms / events;
+    out.do_sql_rows_written += (c.do_sql_rows_written ?? 0) / events;
+    out.do_sql_rows_read += (c.do_sql_rows_read ?? 0) / events;
     out.invocations += c.invocations / events;
     for (const [call, n] of Object.entries(c.do_calls)) out.do_calls[call] = (out.do_calls[call] ?? 0) + n / events;
     if (c.do_alarms > 0)
@@ -102,29 +122,60 @@ export function perEvent(
         rows_written: st.rows_written / events,
       };
     }
-    const billable = c.d1_rows_written + c.queue_writes + c.queue_reads + c.queue_deletes + c.do_requests + c.do_alarms;
+    const billable =
+      c.d1_rows_written +
+      (c.do_sql_rows_written ?? 0) +
+      c.queue_writes +
+      c.queue_reads +
+      c.queue_deletes +
+      c.do_requests +
+      c.do_alarms;
     if (billable > 0) out.by_origin[origin] = billable / events;
   }
   out.queue_ops = out.queue_writes + out.queue_reads + out.queue_deletes;
   return out;
 }
 
-/** Billable operations per event: without and with D1 rows read (which cost 1/1000 of a row written). */
-export function billableOpsPerEvent(per: PerEvent): { excluding_rows_read: number; including_rows_read: number } {
+/**
+ * Billable operations per event as SPEC 17 counts them (D1 rows written, queue operations, DO
+ * requests), without and with D1 rows read (which cost 1/1000 of a row written); and with the rows
+ * Durable Objects write to their own SQLite storage, which SPEC 17 does not list but Cloudflare bills.
+ */
+export function billableOpsPerEvent(per: PerEvent): {
+  excluding_rows_read: number;
+  including_rows_read: number;
+  with_do_storage_rows: number;
+} {
   const excluding = per.d1_rows_written + per.queue_ops + per.do_requests;
-  return { excluding_rows_read: excluding, including_rows_read: excluding + per.d1_rows_read };
+  return {
+    excluding_rows_read: excluding,
+    including_rows_read: excluding + per.d1_rows_read,
+    with_do_storage_rows: excluding + per.do_sql_rows_written,
+  };
 }
 
 /** USD per million events: each per-event count times its price per million operations. */
 export function costPerMillionEvents(
   per: PerEvent,
   prices: Prices = PRICES,
-): { d1_rows_read: number; d1_rows_written: number; queue_ops: number; do_requests: number; total: number } {
+): {
+  d1_rows_read: number;
+  d1_rows_written: number;
+  queue_ops: number;
+  do_requests: number;
+  do_storage_rows: number;
+  total: number;
+} {
   const cost = {
     d1_rows_read: per.d1_rows_read * prices.d1_rows_read,
     d1_rows_written: per.d1_rows_written * prices.d1_rows_written,
     queue_ops: per.queue_ops * prices.queue_ops,
     do_requests: per.do_requests * prices.do_requests,
+    do_storage_rows:
+      per.do_sql_rows_written * prices.do_sql_rows_written + per.do_sql_rows_read * prices.do_sql_rows_read,
   };
-  return { ...cost, total: cost.d1_rows_read + cost.d1_rows_written + cost.queue_ops + cost.do_requests };
+  return {
+    ...cost,
+    total: cost.d1_rows_read + cost.d1_rows_written + cost.queue_ops + cost.do_requests + cost.do_storage_rows,
+  };
 }

@@ -12,7 +12,10 @@
  *   in the consumer (every delivery is a read, every message not retried is deleted). Each counts
  *   once per started 64 KB of body, as Cloudflare bills.
  * - Durable Object namespaces: every RPC call or fetch on a stub is one request; alarm invocations
- *   are counted by the object (`countDurableObjectOps` in its constructor).
+ *   are counted by the object (`countDurableObjectOps` in its constructor), and so are the rows its
+ *   SQLite storage writes and reads (`ctx.storage.sql.exec` cursors' `rowsWritten`/`rowsRead`, which
+ *   SQLite-backed Durable Objects are billed for like D1 rows). Rows read are taken when a statement
+ *   is executed, so rows a cursor reads while it is iterated later are missed (a lower bound).
  *
  * Counters are per isolate and grouped by origin: `intake` (/hooks), `publish` (POST /v1/events),
  * `api` (other routes), `queue:<name>`, `scheduled`, and each Durable Object class. Under
@@ -31,6 +34,9 @@ export interface OpCounts {
   queue_deletes: number;
   do_requests: number;
   do_alarms: number;
+  /** Rows written and read by Durable Object SQLite storage (billed like D1 rows). */
+  do_sql_rows_written: number;
+  do_sql_rows_read: number;
   /** DO requests by `<NAMESPACE>.<method>`. */
   do_calls: Record<string, number>;
   /** D1 statements by kind and table (`insert records`, `select events`, …). */
@@ -73,6 +79,8 @@ function zeroCounts(): OpCounts {
     queue_deletes: 0,
     do_requests: 0,
     do_alarms: 0,
+    do_sql_rows_written: 0,
+    do_sql_rows_read: 0,
     do_calls: {},
     d1_statements: {},
   };
@@ -440,14 +448,38 @@ export function withBillableOps<H extends ExportedHandler<Env>>(handler: H): H {
   return counted as H;
 }
 
+/** Counts the rows each statement of a Durable Object's SQLite storage writes (and reads, see above). */
+function countSqlStorage(sql: SqlStorage, counts: OpCounts): void {
+  const exec = sql.exec;
+  Object.defineProperty(sql, "exec", {
+    value: (query: string, ...bindings: unknown[]) => {
+      const cursor = Reflect.apply(exec, sql, [query, ...bindings]) as SqlStorageCursor<
+        Record<string, SqlStorageValue>
+      >;
+      counts.do_sql_rows_written += cursor.rowsWritten;
+      counts.do_sql_rows_read += cursor.rowsRead;
+      return cursor;
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
 /**
- * Constructor hook for a Durable Object (after `super`): counts what it does through `this.env`
- * under its class name, and each alarm invocation (a billed DO request).
+ * Constructor hook for a Durable Object (after `super`, before it keeps `ctx.storage.sql`): counts
+ * what it does through `this.env` under its class name, each alarm invocation (a billed DO request)
+ * and the rows its SQLite storage writes.
  */
 export function countDurableObjectOps(object: object, origin: string): void {
-  const holder = object as { env?: unknown; alarm?: (info?: AlarmInvocationInfo) => unknown };
+  const holder = object as {
+    env?: unknown;
+    ctx?: { storage?: { sql?: SqlStorage } };
+    alarm?: (info?: AlarmInvocationInfo) => unknown;
+  };
   if (!billableOpsEnabled(holder.env)) return;
   const counts = countsFor(origin);
+  const sql = holder.ctx?.storage?.sql;
+  if (sql) countSqlStorage(sql, counts);
   Object.defineProperty(object, "env", {
     value: countBillableOps(holder.env as object, origin),
     writable: true,

@@ -34,6 +34,8 @@ const origins = {
     d1_rows_written: 300,
     queue_writes: 100,
     do_alarms: 50,
+    do_sql_rows_written: 200,
+    do_sql_rows_read: 100,
     d1_statements: { "insert records": { n: 200, rows_read: 0, rows_written: 300 } },
   }),
   api: counts({ invocations: 40, d1_rows_read: 9999, do_requests: 40, do_calls: { "BINDING_GATE.snapshot": 40 } }),
@@ -53,10 +55,12 @@ describe("perEvent", () => {
       queue_ops: 4,
       do_requests: 1.5,
       do_alarms: 0.5,
+      do_sql_rows_written: 2,
+      do_sql_rows_read: 1,
       invocations: 1.1,
     });
     expect(per.do_calls).toEqual({ "BINDING_GATE.admit": 1, "BindingGate.alarm": 0.5 });
-    expect(per.by_origin).toEqual({ intake: 5, "queue:switchyard-inbox": 3, BindingGate: 4.5 });
+    expect(per.by_origin).toEqual({ intake: 5, "queue:switchyard-inbox": 3, BindingGate: 6.5 });
     expect(per.d1_statements).toEqual({ "BindingGate: insert records": { n: 2, rows_read: 0, rows_written: 3 } });
   });
 
@@ -69,7 +73,11 @@ describe("billable operations and their cost", () => {
   const per = perEvent(origins, 100, ["api"]);
 
   it("adds rows written, queue operations and DO requests, with and without rows read", () => {
-    expect(billableOpsPerEvent(per)).toEqual({ excluding_rows_read: 7 + 4 + 1.5, including_rows_read: 15.5 });
+    expect(billableOpsPerEvent(per)).toEqual({
+      excluding_rows_read: 7 + 4 + 1.5,
+      including_rows_read: 15.5,
+      with_do_storage_rows: 14.5,
+    });
   });
 
   it("prices each count per million events at the list price", () => {
@@ -78,11 +86,19 @@ describe("billable operations and their cost", () => {
     expect(cost.d1_rows_read).toBeCloseTo(0.003);
     expect(cost.queue_ops).toBeCloseTo(1.6);
     expect(cost.do_requests).toBeCloseTo(0.225);
-    expect(cost.total).toBeCloseTo(7 + 0.003 + 1.6 + 0.225);
+    expect(cost.do_storage_rows).toBeCloseTo(2 * PRICES.do_sql_rows_written + PRICES.do_sql_rows_read);
+    expect(cost.total).toBeCloseTo(7 + 0.003 + 1.6 + 0.225 + 2.001);
   });
 
   it("uses the prices it is given", () => {
-    const free = { d1_rows_read: 0, d1_rows_written: 0, queue_ops: 0, do_requests: 0 };
+    const free = {
+      d1_rows_read: 0,
+      d1_rows_written: 0,
+      queue_ops: 0,
+      do_requests: 0,
+      do_sql_rows_read: 0,
+      do_sql_rows_written: 0,
+    };
     expect(costPerMillionEvents(per, free).total).toBe(0);
   });
 });

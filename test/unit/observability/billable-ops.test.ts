@@ -2,7 +2,7 @@
  * Billable-operation counting (benchmarks only): the counting proxies keep the bindings working and
  * see every D1 statement's rows, queue message units and Durable Object request.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -186,6 +186,21 @@ describe("Durable Object counting", () => {
     countDurableObjectOps(plain, "Plain");
     expect(plain.env).toBe(env);
     expect(plain.alarm).toBe(original);
+  });
+
+  it("the constructor hook counts the rows a Durable Object's SQLite storage writes", async () => {
+    const stub = env.INTAKE_LIMITER.getByName("bench-sql-counting");
+    await stub.setTokens("_bench", 1);
+    await runInDurableObject(stub, async (_instance, state) => {
+      countDurableObjectOps({ env: flagged(), ctx: state }, "SqlThing");
+      state.storage.sql.exec("CREATE TABLE IF NOT EXISTS counted (k TEXT PRIMARY KEY, v INTEGER)");
+      resetBillableOps();
+      state.storage.sql.exec("INSERT INTO counted (k, v) VALUES ('a', 1), ('b', 2)");
+      const rows = state.storage.sql.exec<{ v: number }>("SELECT v FROM counted ORDER BY k").toArray();
+      expect(rows.map((r) => r.v)).toEqual([1, 2]);
+    });
+    // Two rows, each also written to the primary-key index.
+    expect(counts("SqlThing")?.do_sql_rows_written).toBe(4);
   });
 
   it("keeps a Durable Object's counter across resets", async () => {
