@@ -126,6 +126,10 @@ const SEND_RETRY_MS = 5_000;
 const UNCLAIMED_ATTEMPT_MS = 5 * 60_000;
 /** Safety net for D1 writes queued but not yet flushed (eviction, D1 errors). */
 const FLUSH_RETRY_MS = 2_000;
+/** Statements per D1 batch when flushing the outbox (whole transitions, so a batch may exceed it a little). */
+const FLUSH_BATCH_STATEMENTS = 64;
+
+type OutboxStatement = { sql: string; params: unknown[] };
 const RETENTION_MS = 7 * 86_400_000;
 
 /** SPEC 13.1 error texts. */
@@ -212,19 +216,32 @@ export class BindingGate extends DurableObject<Env> {
 
   // ---- meta -------------------------------------------------------------------------------
 
+  /** gate_meta as read or written by this instance: only this object writes its storage. */
+  private readonly metaCache = new Map<string, string | null>();
+  private parsedSpec: BindingSpec | null = null;
+
   private meta(key: string): string | null {
+    const cached = this.metaCache.get(key);
+    if (cached !== undefined) return cached;
     const row = this.sql.exec<{ v: string }>("SELECT v FROM gate_meta WHERE k = ?", key).toArray()[0];
-    return row ? row.v : null;
+    const value = row ? row.v : null;
+    this.metaCache.set(key, value);
+    return value;
   }
 
   private setMeta(key: string, value: string): void {
+    if (this.metaCache.get(key) === value) return;
     this.sql.exec("INSERT INTO gate_meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", key, value);
+    this.metaCache.set(key, value);
+    if (key === "spec") this.parsedSpec = null;
   }
 
   private spec(): BindingSpec {
+    if (this.parsedSpec) return this.parsedSpec;
     const text = this.meta("spec");
     if (!text) throw new Error("BindingGate has no binding spec yet");
-    return JSON.parse(text) as BindingSpec;
+    this.parsedSpec = JSON.parse(text) as BindingSpec;
+    return this.parsedSpec;
   }
 
   private identity(row: GateRow): DispatchIdentity {
@@ -263,14 +280,25 @@ export class BindingGate extends DurableObject<Env> {
 
   // ---- D1 outbox ---------------------------------------------------------------------------
   // Transitions are decided and stored synchronously in DO SQLite (no interleaving between a check
-  // and its write); the D1 mirror statements are queued here in order and flushed in batches.
+  // and its write); the D1 mirror statements are queued here in order and flushed in batches. One
+  // outbox row holds the statements of one transition (a JSON array). While anything is queued the
+  // alarm stays within FLUSH_RETRY_MS (`armAlarm`), which covers eviction and failed flushes.
 
   private enqueue(items: Item[]): void {
-    for (const item of items) {
+    if (items.length === 0) return;
+    const statements = items.map((item) => {
       const q = item.toSQL();
-      this.sql.exec("INSERT INTO d1_outbox (stmt) VALUES (?)", JSON.stringify({ sql: q.sql, params: q.params }));
-    }
-    this.setTimer("flush", "_", 0, Date.now() + FLUSH_RETRY_MS, false);
+      return { sql: q.sql, params: q.params };
+    });
+    this.sql.exec("INSERT INTO d1_outbox (stmt) VALUES (?)", JSON.stringify(statements));
+  }
+
+  /** Whether D1 statements or trust records wait to be flushed. */
+  private outboxPending(): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM d1_outbox LIMIT 1").toArray().length > 0 ||
+      this.sql.exec("SELECT 1 FROM trust_outbox LIMIT 1").toArray().length > 0
+    );
   }
 
   private flushing: Promise<void> | null = null;
@@ -282,22 +310,29 @@ export class BindingGate extends DurableObject<Env> {
         this.flushing = null;
       });
     }
-    this.ctx.waitUntil(this.flushing);
+    // Failures reach the callers (and the alarm retries); the background copy must not go unhandled.
+    this.ctx.waitUntil(this.flushing.catch(() => {}));
     return this.flushing;
   }
 
   private async flush(): Promise<void> {
     for (;;) {
-      const rows = this.sql
-        .exec<{ seq: number; stmt: string }>("SELECT seq, stmt FROM d1_outbox ORDER BY seq LIMIT 64")
-        .toArray();
-      if (rows.length === 0) break;
-      const statements = rows.map((r) => {
-        const { sql, params } = JSON.parse(r.stmt) as { sql: string; params: unknown[] };
-        return this.env.DB.prepare(sql).bind(...params);
-      });
-      await this.env.DB.batch(statements);
-      this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", rows.at(-1)?.seq ?? 0);
+      // Whole transitions, up to about FLUSH_BATCH_STATEMENTS statements per D1 batch.
+      const cursor = this.sql.exec<{ seq: number; stmt: string }>("SELECT seq, stmt FROM d1_outbox ORDER BY seq");
+      const statements: D1PreparedStatement[] = [];
+      let last = 0;
+      for (const row of cursor) {
+        // A row is one statement `{sql, params}` (written by older versions) or a transition's array of them.
+        const parsed = JSON.parse(row.stmt) as OutboxStatement | OutboxStatement[];
+        for (const q of Array.isArray(parsed) ? parsed : [parsed]) {
+          statements.push(this.env.DB.prepare(q.sql).bind(...q.params));
+        }
+        last = row.seq;
+        if (statements.length >= FLUSH_BATCH_STATEMENTS) break;
+      }
+      if (last === 0) break;
+      if (statements.length > 0) await this.env.DB.batch(statements);
+      this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", last);
     }
     // Trust records go to the binding id's ledger after the dispatch rows they describe.
     for (;;) {
@@ -309,6 +344,7 @@ export class BindingGate extends DurableObject<Env> {
       await this.env.TRUST_LEDGER.getByName(items[0]?.binding_id ?? "").append(items);
       this.sql.exec("DELETE FROM trust_outbox WHERE seq <= ?", rows.at(-1)?.seq ?? 0);
     }
+    // Flush guards of older versions (now the alarm covers a non-empty outbox).
     this.clearTimer("flush", "_", 0);
     if (this.meta("draining") === "1" && this.liveCount() === 0) {
       await terminateIfDrained(this.env.DB, this.meta("binding_key") ?? "", Date.now());
@@ -343,7 +379,10 @@ export class BindingGate extends DurableObject<Env> {
   }
 
   private async armAlarm(): Promise<void> {
-    const next = this.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").toArray()[0]?.due;
+    const due = this.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").toArray()[0]?.due;
+    // Queued D1 writes: flushed in the background now; the alarm retries them if that fails.
+    const flushBy = this.outboxPending() ? Date.now() + FLUSH_RETRY_MS : null;
+    const next = due == null ? flushBy : flushBy == null ? due : Math.min(due, flushBy);
     if (next == null) {
       await this.ctx.storage.deleteAlarm();
       return;
@@ -362,6 +401,13 @@ export class BindingGate extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now();
+    if (this.outboxPending()) {
+      try {
+        await this.startFlush();
+      } catch (error) {
+        console.error(JSON.stringify({ msg: "d1 flush failed", error: String(error) }));
+      }
+    }
     const due = this.sql
       .exec<{ id: number; kind: TimerKind; dispatch_id: string; attempt: number }>(
         "SELECT id, kind, dispatch_id, attempt FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT 200",
@@ -389,9 +435,8 @@ export class BindingGate extends DurableObject<Env> {
 
   private async fireTimer(kind: TimerKind, dispatchId: string, attempt: number, now: number): Promise<void> {
     if (kind === "flush") {
-      // Push the guard forward first: if this flush fails the timer fires again.
-      this.setTimer("flush", "_", 0, now + FLUSH_RETRY_MS);
-      await this.startFlush();
+      // A flush guard row of an older version: the outbox check of `alarm` took over.
+      this.clearTimer(kind, dispatchId, attempt);
       return;
     }
     if (kind === "retention") {
@@ -470,10 +515,9 @@ export class BindingGate extends DurableObject<Env> {
       circuit: this.circuitOf(),
     };
     await this.env.DISPATCH_QUEUE.send(message, { contentType: "json" });
-    // Only clear the guard if nothing moved on meanwhile (a begin already cleared it).
+    // Sent: the guard now waits for a claim, unless one already arrived (a begin cleared it).
     const current = this.row(row.dispatch_id);
     if (current && current.attempt === attempt - 1 && current.attempt_running === 0) {
-      this.clearTimer("attempt", row.dispatch_id, attempt);
       this.setTimer("attempt", row.dispatch_id, attempt, Date.now() + UNCLAIMED_ATTEMPT_MS);
     }
   }
@@ -870,7 +914,6 @@ export class BindingGate extends DurableObject<Env> {
       at: now,
     };
     this.sql.exec("INSERT INTO trust_outbox (item) VALUES (?)", JSON.stringify(full));
-    this.setTimer("flush", "_", 0, Date.now() + FLUSH_RETRY_MS, false);
   }
 
   /** Step 5: flow control, or straight past it. */
