@@ -122,8 +122,11 @@ export class DispatchLog {
       .where(eq(dispatches.dispatchId, d.dispatch_id));
   }
 
-  /** SPEC 6 step 1: the dispatch row (`pending`) and its trigger node. */
-  created(d: DispatchIdentity, now: number): Item[] {
+  /**
+   * SPEC 6 step 1: the dispatch row (`pending`) and its trigger node. `status` is `admitted` when the
+   * gate admitted the dispatch in the same step, which saves writing the row twice.
+   */
+  created(d: DispatchIdentity, now: number, status: "pending" | "admitted" = "pending"): Item[] {
     const at = iso(now);
     const items: Item[] = [
       this.db
@@ -136,7 +139,7 @@ export class DispatchLog {
           eventId: d.event_id,
           traceId: d.trace_id,
           tenantId: d.tenant_id,
-          status: "pending",
+          status,
           attemptCount: 0,
           handlerKind: d.handler_kind,
           targetUri: d.target_uri,

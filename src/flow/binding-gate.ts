@@ -284,7 +284,17 @@ export class BindingGate extends DurableObject<Env> {
   // outbox row holds the statements of one transition (a JSON array). While anything is queued the
   // alarm stays within FLUSH_RETRY_MS (`armAlarm`), which covers eviction and failed flushes.
 
-  private enqueue(items: Item[]): void {
+  /**
+   * The D1 insert of a dispatch created in the current synchronous section, held back until the first
+   * other write so that a dispatch admitted at once is inserted `admitted` instead of written twice.
+   * Every enqueue puts it first, so the causal order of the outbox is kept.
+   */
+  private pendingCreate: { identity: DispatchIdentity; now: number; status: "pending" | "admitted" } | null = null;
+
+  private enqueue(queued: Item[]): void {
+    const create = this.pendingCreate;
+    this.pendingCreate = null;
+    const items = create ? [...this.log.created(create.identity, create.now, create.status), ...queued] : queued;
     if (items.length === 0) return;
     const statements = items.map((item) => {
       const q = item.toSQL();
@@ -577,9 +587,14 @@ export class BindingGate extends DurableObject<Env> {
         now,
         now,
       );
-      this.enqueue(this.log.created(this.identity(row), now));
+      this.pendingCreate = { identity: this.identity(row), now, status: "pending" };
     }
-    const status = this.runStages(row, now, req.event ?? null, req.cached_verdict ?? null);
+    let status: DispatchStatus;
+    try {
+      status = this.runStages(row, now, req.event ?? null, req.cached_verdict ?? null);
+    } finally {
+      this.enqueue([]);
+    }
     await this.sendReady(now);
     await this.settle();
     return { status, created: !existing };
@@ -939,8 +954,13 @@ export class BindingGate extends DurableObject<Env> {
       this.update(row.dispatch_id, { status: "held", held_reason: "paused" }, now);
       return "held";
     }
-    // Leaving a hold: drop the `{held: true, …}` detail so the admitted dispatch shows no stale result.
-    this.enqueue(this.log.status(identity, "admitted", now, row.status === "held" ? null : undefined));
+    if (this.pendingCreate?.identity.dispatch_id === row.dispatch_id) {
+      // Created and admitted in one step: one insert.
+      this.pendingCreate.status = "admitted";
+    } else {
+      // Leaving a hold: drop the `{held: true, …}` detail so the admitted dispatch shows no stale result.
+      this.enqueue(this.log.status(identity, "admitted", now, row.status === "held" ? null : undefined));
+    }
     this.update(row.dispatch_id, { status: "admitted", held_reason: null }, now);
     this.ready.push(row.dispatch_id);
     return "admitted";
