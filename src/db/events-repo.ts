@@ -20,14 +20,19 @@ export interface NewEvent {
 
 export type AcceptOutcome = { status: "accepted"; event_id: string } | { status: "duplicate"; event_id: string };
 
+/** Records per `INSERT … VALUES` statement: 4 bound values each, within D1's 100 per statement. */
+const RECORDS_PER_STATEMENT = 20;
+
 /**
  * One D1 transaction: claim (scope, dedupe_key) unless a live claim exists (an expired claim is
- * taken over), insert the event only when this request holds the claim, then read the claim.
- * D1 serialises writers, so concurrent duplicates yield exactly one accepted event.
+ * taken over), insert the event and its records (one statement per 20) only when this request
+ * holds the claim, then read the claim. A duplicate writes nothing. D1 serialises writers, so
+ * concurrent duplicates yield exactly one accepted event.
  */
 export async function acceptEvent(d1: D1Database, input: NewEvent, now: number): Promise<AcceptOutcome> {
   const e = input.event;
   const claimed = "EXISTS (SELECT 1 FROM dedupe_claims WHERE scope = ?1 AND dedupe_key = ?2 AND event_id = ?3)";
+  const at = iso(now);
   const statements = [
     d1
       .prepare(
@@ -60,29 +65,39 @@ export async function acceptEvent(d1: D1Database, input: NewEvent, now: number):
         input.target?.binding_id ?? null,
         input.target?.version ?? null,
       ),
-    ...input.records.map((r) =>
+  ];
+  for (let i = 0; i < input.records.length; i += RECORDS_PER_STATEMENT) {
+    const chunk = input.records.slice(i, i + RECORDS_PER_STATEMENT);
+    // ?1–?6 are shared; each record adds (record_key, topic, kind, payload) from ?7 on, in order.
+    const rows = chunk.map((_, j) => `(?${7 + 4 * j}, ?${8 + 4 * j}, ?${9 + 4 * j}, ?${10 + 4 * j})`).join(", ");
+    statements.push(
       d1
         .prepare(
           `INSERT INTO records (record_key, topic, kind, tenant_id, event_id, trace_id, binding_key, headers, payload, at)
-           SELECT ?4, ?5, ?6, ?7, ?3, ?8, NULL, '{}', ?9, ?10 WHERE ${claimed} ON CONFLICT DO NOTHING`,
+           SELECT r.column1, r.column2, r.column3, ?4, ?3, ?5, NULL, '{}', r.column4, ?6 FROM (VALUES ${rows}) AS r
+           WHERE ${claimed} ON CONFLICT DO NOTHING`,
         )
         .bind(
           input.dedupeScope,
           e.dedupe_key,
           e.id,
-          `${e.id}:${r.key}`,
-          scopedTopic(r.topic, e.tenant_id),
-          r.kind,
           e.tenant_id,
           e.trace_id,
-          JSON.stringify(r.payload),
-          iso(now),
+          at,
+          ...chunk.flatMap((r) => [
+            `${e.id}:${r.key}`,
+            scopedTopic(r.topic, e.tenant_id),
+            r.kind,
+            JSON.stringify(r.payload),
+          ]),
         ),
-    ),
+    );
+  }
+  statements.push(
     d1
       .prepare("SELECT event_id FROM dedupe_claims WHERE scope = ?1 AND dedupe_key = ?2")
       .bind(input.dedupeScope, e.dedupe_key),
-  ];
+  );
   const results = await d1.batch<{ event_id: string }>(statements);
   const holder = results.at(-1)?.results[0]?.event_id;
   if (!holder) throw new Error("dedupe claim missing after accept");

@@ -4,6 +4,7 @@
  */
 
 import { toWellFormed } from "../contracts/unicode";
+import { base64Of } from "./base64";
 
 type JsonObject = Record<string, unknown>;
 
@@ -54,7 +55,7 @@ export function parsePayload(rawBody: Uint8Array, contentType: string | null): {
       if (parsed.ok) return { payload: parsed.value, json: true };
     }
   }
-  return { payload: { raw_utf8: text, raw_base64: toBase64(rawBody) }, json: false };
+  return { payload: { raw_utf8: text, raw_base64: base64Of(rawBody) }, json: false };
 }
 
 /**
@@ -223,14 +224,4 @@ function toHex(bytes: Uint8Array): string {
   let out = "";
   for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
   return out;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  // Chunked so a 1 MiB body does not blow the argument limit of String.fromCharCode.
-  const chunk = 0x8000;
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += chunk) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
-  }
-  return btoa(binary);
 }

@@ -276,9 +276,28 @@ function extractStandard(headers: Headers, body: Uint8Array): Extracted {
   };
 }
 
+/**
+ * Imported HMAC keys by their raw bytes: a source's secrets are imported once per isolate, not on
+ * every request. Bounded: the map is emptied when it grows past MAX_CACHED_KEYS (rotated secrets).
+ */
+const cryptoKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_CACHED_KEYS = 256;
+
+function hmacKey(key: Uint8Array): Promise<CryptoKey> {
+  const id = String.fromCharCode(...key);
+  let cached = cryptoKeys.get(id);
+  if (!cached) {
+    if (cryptoKeys.size >= MAX_CACHED_KEYS) cryptoKeys.clear();
+    cached = crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    // A failed import is not kept: the next request tries again.
+    cached.catch(() => cryptoKeys.delete(id));
+    cryptoKeys.set(id, cached);
+  }
+  return cached;
+}
+
 async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, data));
+  return new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(key), data));
 }
 
 function parseSeconds(value: string): number | null {

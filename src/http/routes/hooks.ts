@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan, type TriggerEvent } from "../../contracts/events";
 import { sourceNameRegex } from "../../contracts/sources";
-import { getSource } from "../../db/sources-repo";
+import { base64Of } from "../../intake/base64";
 import { acceptAndEnqueue } from "../../intake/enqueue";
 import { takeIntakeToken } from "../../intake/intake-limiter";
 import {
@@ -16,9 +16,10 @@ import {
   redactHeaders,
 } from "../../intake/normalise";
 import { type VerifyStyle, verifySignature } from "../../intake/signatures";
+import { intakeSource } from "../../intake/source-cache";
 import { fitForStorage, MAX_STORED_EVENT_BYTES } from "../../intake/stored-size";
 import { AppError, notFound } from "../../lib/errors";
-import { bytesToBase64, newEventId, newTraceId } from "../../lib/ids";
+import { newEventId, newTraceId } from "../../lib/ids";
 import { iso } from "../../lib/time";
 import { countRejections, intakeCounterIncrement } from "../../observability/intake-counters";
 import { insertRecord, TOPICS } from "../../observability/records";
@@ -41,8 +42,9 @@ export function hookRoutes() {
   app.post("/:source", async (c) => {
     const name = c.req.param("source");
     if (!sourceNameRegex.test(name)) throw notFound(`source '${name}'`);
-    const source = await getSource(c.env.DB, name);
-    if (!source) throw notFound(`source '${name}'`);
+    const cached = await intakeSource(c.env.DB, name);
+    if (!cached) throw notFound(`source '${name}'`);
+    const source = cached.row;
     await takeIntakeToken(c.env, name, source.tenantId);
 
     const rawBody = await readBodyBytes(c);
@@ -52,7 +54,7 @@ export function hookRoutes() {
     const verdict = await verifySignature(
       {
         style,
-        secrets: JSON.parse(source.secrets) as string[],
+        secrets: cached.secrets,
         tolerance_s: source.toleranceS ?? undefined,
         header: source.header ?? undefined,
       },
@@ -113,7 +115,7 @@ export function hookRoutes() {
       payload,
       // D1 rows are capped at 2 MB: very large bodies keep only the parsed payload (raw_body is optional;
       // fitForStorage also drops it when the normalised payload leaves too little room).
-      ...(rawBody.length <= RAW_BODY_KEEP_BYTES ? { raw_body: bytesToBase64(rawBody) } : {}),
+      ...(rawBody.length <= RAW_BODY_KEEP_BYTES ? { raw_body: base64Of(rawBody) } : {}),
       signature_status: { state: verdict.state },
     };
     const fitted = fitForStorage(event);

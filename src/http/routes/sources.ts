@@ -12,6 +12,7 @@ import {
 import { sources } from "../../db/schema";
 import { getSource, listSources, sourceView } from "../../db/sources-repo";
 import { DEFAULT_TOLERANCE_S } from "../../intake/signatures";
+import { forgetSource } from "../../intake/source-cache";
 import { AppError, notFound } from "../../lib/errors";
 import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
@@ -77,6 +78,7 @@ export function sourceRoutes() {
       const { createdAt: _created, ...update } = values;
       await db.update(sources).set(update).where(eq(sources.name, name));
     }
+    forgetSource(name);
     const row = await getSource(c.env.DB, name);
     if (!row) throw new AppError("conflict", `source '${name}' was deleted while being written; retry`);
     return c.json(sourceView(row, base(c.req.url)), created ? 201 : 200);
@@ -90,6 +92,7 @@ export function sourceRoutes() {
       .where(and(eq(sources.name, name), scope ? eq(sources.tenantId, scope) : undefined))
       .returning({ name: sources.name });
     if (deleted.length === 0) throw notFound(`source '${name}'`);
+    forgetSource(name);
     return c.body(null, 204);
   });
   return app;

@@ -1,0 +1,74 @@
+/**
+ * Per-isolate cache of the intake sources `POST /hooks/:source` reads on every request, so the hot
+ * path makes no D1 read for its source. Entries (unknown names too) live SOURCE_CACHE_TTL_MS; a
+ * change through `/v1/sources` drops the entry in the isolate that made it, other isolates see it
+ * once their entry expires. Concurrent misses for one name share one D1 read.
+ */
+import { getSource, type SourceRow } from "../db/sources-repo";
+
+/** How long an isolate may answer with a source as it was read: the propagation delay of a change. */
+export const SOURCE_CACHE_TTL_MS = 5_000;
+
+/** Bounds the memory of an isolate that sees many names (unknown ones included). */
+const MAX_ENTRIES = 1_000;
+
+/** A source row with its secrets already parsed. */
+export interface IntakeSource {
+  row: SourceRow;
+  secrets: string[];
+}
+
+interface Entry {
+  source: IntakeSource | null;
+  expiresAt: number;
+}
+
+const entries = new Map<string, Entry>();
+const loading = new Map<string, Promise<IntakeSource | null>>();
+/** Bumped by every invalidation: a read that started before one is not cached. */
+let generation = 0;
+
+/** The source named `name` as this isolate last read it (at most SOURCE_CACHE_TTL_MS ago), or null. */
+export async function intakeSource(d1: D1Database, name: string, now = Date.now()): Promise<IntakeSource | null> {
+  const hit = entries.get(name);
+  if (hit && hit.expiresAt > now) return hit.source;
+  const inFlight = loading.get(name);
+  if (inFlight) return inFlight;
+  const started = generation;
+  const load = getSource(d1, name).then((row) => {
+    const source = row ? { row, secrets: JSON.parse(row.secrets) as string[] } : null;
+    if (started === generation) remember(name, { source, expiresAt: now + SOURCE_CACHE_TTL_MS });
+    return source;
+  });
+  loading.set(name, load);
+  try {
+    return await load;
+  } finally {
+    if (loading.get(name) === load) loading.delete(name);
+  }
+}
+
+function remember(name: string, entry: Entry): void {
+  entries.delete(name);
+  if (entries.size >= MAX_ENTRIES) {
+    // Oldest first (Map keeps insertion order): expired entries go, or the oldest one when none has.
+    const now = Date.now();
+    for (const [key, old] of entries) if (old.expiresAt <= now) entries.delete(key);
+    if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+  }
+  entries.set(name, entry);
+}
+
+/** Drops this isolate's copy of `name` after it was created, changed or deleted here. */
+export function forgetSource(name: string): void {
+  generation++;
+  entries.delete(name);
+  loading.delete(name);
+}
+
+/** Empties this isolate's cache (tests). */
+export function clearSourceCache(): void {
+  generation++;
+  entries.clear();
+  loading.clear();
+}
