@@ -2,6 +2,7 @@
  * D1 schema: the system of record. Every change goes through `npm run db:generate`
  * (drizzle-kit) into `migrations/`. JSON columns hold shapes defined in `src/contracts/`.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const sources = sqliteTable("sources", {
@@ -121,7 +122,10 @@ export const dispatches = sqliteTable(
     index("dispatches_event_id").on(t.eventId),
     index("dispatches_binding_key_status").on(t.bindingKey, t.status),
     index("dispatches_status_updated").on(t.status, t.updatedAt),
-    index("dispatches_replay_of").on(t.replayOfEventId),
+    // Partial: most dispatches are no replay, and their NULL would cost a written index row each.
+    index("dispatches_replay_of")
+      .on(t.replayOfEventId)
+      .where(sql`${t.replayOfEventId} IS NOT NULL`),
   ],
 );
 
