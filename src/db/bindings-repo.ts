@@ -9,6 +9,7 @@ import type { Db } from "./client";
 import { bindingControls, bindingVersions, dispatches } from "./schema";
 
 export type BindingVersionRow = typeof bindingVersions.$inferSelect;
+export type BindingControlRow = typeof bindingControls.$inferSelect;
 
 export function toCandidate(row: BindingVersionRow): CandidateBinding {
   return {

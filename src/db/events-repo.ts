@@ -1,5 +1,5 @@
 /** Events in D1: the atomic accept (dedupe claim + event row) and reads. */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SignatureStatus, TriggerEvent } from "../contracts/events";
 import { iso } from "../lib/time";
@@ -126,12 +126,23 @@ export async function getEventRow(d1: D1Database, id: string): Promise<EventRow 
   return rows[0] ?? null;
 }
 
-/** Marks the event routed once (a redelivered message writes nothing). */
-export async function markRouted(d1: D1Database, id: string, now: number): Promise<void> {
-  await drizzle(d1)
-    .update(events)
-    .set({ routedAt: iso(now) })
-    .where(and(eq(events.id, id), isNull(events.routedAt)));
+/** D1 binds at most 100 parameters per statement. */
+const MAX_IN_LIST = 90;
+
+/** Marks events routed once (a redelivered message writes nothing), one statement per 90 ids. */
+export async function markRouted(d1: D1Database, ids: readonly string[], now: number): Promise<void> {
+  const db = drizzle(d1);
+  const statements = [];
+  for (let i = 0; i < ids.length; i += MAX_IN_LIST) {
+    statements.push(
+      db
+        .update(events)
+        .set({ routedAt: iso(now) })
+        .where(and(inArray(events.id, ids.slice(i, i + MAX_IN_LIST)), isNull(events.routedAt))),
+    );
+  }
+  const [first, ...rest] = statements;
+  if (first) await db.batch([first, ...rest]);
 }
 
 export { TOPICS };

@@ -36,6 +36,49 @@ describe("inbox redelivery", () => {
     expect(await handler.calls(b.hook)).toHaveLength(1);
   });
 
+  it("routes a batch of fresh events, with and without the event carried in the message", async () => {
+    const b = await scriptedBinding({ responses: [{ status: 200 }] });
+    const ids = [0, 1, 2].map(() => `evt_batch-${crypto.randomUUID()}`);
+    for (const id of ids) {
+      await env.DB.prepare(
+        `INSERT INTO events (id, source, provider, kind, received_at, dedupe_scope, dedupe_key, trace_id, headers, payload, signature_status)
+         VALUES (?, NULL, ?, 'thing.happened', ?, 'api:_', ?, ?, '{}', '{"n":1}', '{"state":"unsigned"}')`,
+      )
+        .bind(id, b.provider, new Date().toISOString(), id, `trace-${id}`)
+        .run();
+    }
+    const carried = (id: string): InboxMessage => ({
+      v: 1,
+      event_id: id,
+      event: {
+        id,
+        provider: b.provider,
+        kind: "thing.happened",
+        received_at: new Date().toISOString(),
+        occurred_at: null,
+        dedupe_key: id,
+        trace_id: `trace-${id}`,
+        tenant_id: null,
+        headers: {},
+        payload: { n: 1 },
+        signature_status: { state: "unsigned" },
+      },
+      target: null,
+    });
+    const [a, c, d] = ids as [string, string, string];
+    const result = await runInbox([carried(a), { v: 1, event_id: c }, { v: 1, event_id: "evt_missing" }, carried(d)]);
+    expect(result.explicitAcks).toHaveLength(4);
+    expect(result.retryMessages).toHaveLength(0);
+    for (const id of ids) await waitForDispatch(b.bindingKey, id, TERMINAL);
+    const routed = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM events WHERE id IN (?, ?, ?) AND routed_at IS NOT NULL`,
+    )
+      .bind(...ids)
+      .first<{ n: number }>();
+    expect(routed?.n).toBe(3);
+    expect(await handler.calls(b.hook)).toHaveLength(3);
+  });
+
   it("acknowledges a message for an unknown event", async () => {
     const result = await runInbox([{ v: 1, event_id: "evt_missing" }]);
     expect(result.explicitAcks).toHaveLength(1);
