@@ -126,6 +126,8 @@ const SEND_RETRY_MS = 5_000;
 const UNCLAIMED_ATTEMPT_MS = 5 * 60_000;
 /** Safety net for D1 writes queued but not yet flushed (eviction, D1 errors). */
 const FLUSH_RETRY_MS = 2_000;
+/** How long a flush after an RPC waits for more transitions to share its D1 batch. */
+const FLUSH_DELAY_MS = 20;
 /** Statements per D1 batch when flushing the outbox (whole transitions, so a batch may exceed it a little). */
 const FLUSH_BATCH_STATEMENTS = 64;
 
@@ -313,12 +315,19 @@ export class BindingGate extends DurableObject<Env> {
 
   private flushing: Promise<void> | null = null;
 
-  /** Starts a flush unless one is running; the flush timer covers eviction or a failed flush. */
-  private startFlush(): Promise<void> {
+  /**
+   * Starts a flush unless one is pending or running. After an RPC it first waits FLUSH_DELAY_MS, so
+   * the transitions of the next few requests (an attempt's begin and completion, other dispatches)
+   * share its D1 batch; `delayMs` 0 flushes now. The alarm covers eviction or a failed flush.
+   */
+  private startFlush(delayMs = FLUSH_DELAY_MS): Promise<void> {
     if (!this.flushing) {
-      this.flushing = this.flush().finally(() => {
-        this.flushing = null;
-      });
+      const wait = delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)) : Promise.resolve();
+      this.flushing = wait
+        .then(() => this.flush())
+        .finally(() => {
+          this.flushing = null;
+        });
     }
     // Failures reach the callers (and the alarm retries); the background copy must not go unhandled.
     this.ctx.waitUntil(this.flushing.catch(() => {}));
@@ -363,7 +372,7 @@ export class BindingGate extends DurableObject<Env> {
 
   /** Waits until every queued D1 write has landed (tests and the sweep use it). */
   async flushNow(): Promise<{ pending: number }> {
-    await this.startFlush().catch(() => {});
+    await this.startFlush(0).catch(() => {});
     const pending =
       this.sql
         .exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM d1_outbox) + (SELECT COUNT(*) FROM trust_outbox) AS n")
@@ -388,17 +397,26 @@ export class BindingGate extends DurableObject<Env> {
     this.sql.exec("DELETE FROM timers WHERE kind = ? AND dispatch_id = ? AND attempt = ?", kind, dispatchId, attempt);
   }
 
+  /** The alarm as this instance last set or read it (undefined: not known yet). Only this object sets it. */
+  private alarmAt: number | null | undefined;
+
   private async armAlarm(): Promise<void> {
     const due = this.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").toArray()[0]?.due;
     // Queued D1 writes: flushed in the background now; the alarm retries them if that fails.
     const flushBy = this.outboxPending() ? Date.now() + FLUSH_RETRY_MS : null;
     const next = due == null ? flushBy : flushBy == null ? due : Math.min(due, flushBy);
     if (next == null) {
-      await this.ctx.storage.deleteAlarm();
+      if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm();
+      this.alarmAt = null;
       return;
     }
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next || current < Date.now() - 60_000) await this.ctx.storage.setAlarm(next);
+    const current = this.alarmAt === undefined ? await this.ctx.storage.getAlarm() : this.alarmAt;
+    if (current === null || current > next || current < Date.now() - 60_000) {
+      await this.ctx.storage.setAlarm(next);
+      this.alarmAt = next;
+    } else {
+      this.alarmAt = current;
+    }
   }
 
   /** Ends every RPC: flush D1 writes in the background and keep the alarm on the next timer. */
@@ -410,10 +428,12 @@ export class BindingGate extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // The alarm that woke us is used up.
+    this.alarmAt = null;
     const now = Date.now();
     if (this.outboxPending()) {
       try {
-        await this.startFlush();
+        await this.startFlush(0);
       } catch (error) {
         console.error(JSON.stringify({ msg: "d1 flush failed", error: String(error) }));
       }
@@ -1374,7 +1394,7 @@ export class BindingGate extends DurableObject<Env> {
     this.setMeta("draining", "1");
     if (!this.meta("binding_key")) this.setMeta("binding_key", bindingKey);
     const live = this.liveCount();
-    await this.startFlush().catch(() => {});
+    await this.startFlush(0).catch(() => {});
     return { live };
   }
 
