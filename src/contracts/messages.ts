@@ -20,6 +20,8 @@ export const dispatchMessageSchema = z.object({
   binding_key: z.string(),
   dispatch_id: z.string(),
   attempt: z.int().min(1),
+  /** The event, when the gate had it at hand and it is small (attempt 1 of an immediate admit). */
+  event: triggerEventSchema.optional(),
   /** The destination circuit to consult before the attempt (SPEC 10), with this binding's settings. */
   circuit: z
     .object({

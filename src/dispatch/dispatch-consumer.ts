@@ -11,11 +11,24 @@ import { invokeHandler } from "../handlers/invoke";
 
 type Circuit = NonNullable<DispatchMessage["circuit"]>;
 
-/** The event an attempt delivers; a batch leader carries every member as `event.batch` (SPEC 9.1). */
-async function loadEvent(env: Env, eventId: string, batchIds: string[] | null): Promise<TriggerEvent | null> {
-  const row = await getEventRow(env.DB, eventId);
-  if (!row) return null;
-  const event = eventFromRow(row);
+/**
+ * The event an attempt delivers (`carried` when the message brought it); a batch leader carries every
+ * member as `event.batch` (SPEC 9.1).
+ */
+async function loadEvent(
+  env: Env,
+  eventId: string,
+  batchIds: string[] | null,
+  carried: TriggerEvent | undefined,
+): Promise<TriggerEvent | null> {
+  let event: TriggerEvent;
+  if (carried?.id === eventId) {
+    event = carried;
+  } else {
+    const row = await getEventRow(env.DB, eventId);
+    if (!row) return null;
+    event = eventFromRow(row);
+  }
   if (!batchIds || batchIds.length === 0) return event;
   const members = await Promise.all(
     batchIds.map(async (id) => {
@@ -87,7 +100,7 @@ export async function runAttempt(env: Env, message: DispatchMessage, now: () => 
   // A cancel request for this attempt aborts the handler call in flight (SPEC 13.1).
   const abort = new AbortController();
   const stopWatching = watchCancel(begin.cancel, abort);
-  const event = await loadEvent(env, begin.context.event_id, begin.context.batch_event_ids ?? null);
+  const event = await loadEvent(env, begin.context.event_id, begin.context.batch_event_ids ?? null, message.event);
   const result = event
     ? await invokeHandler({ env, now, signal: abort.signal }, begin.context, event)
     : ({ kind: "invalid", error: `event ${begin.context.event_id} not found` } as const);

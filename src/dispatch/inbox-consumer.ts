@@ -9,7 +9,7 @@ import type { TriggerEvent } from "../contracts/events";
 import { type InboxMessage, inboxMessageSchema } from "../contracts/messages";
 import { type BindingControlRow, loadCandidates, loadControls } from "../db/bindings-repo";
 import { eventFromRow, getEventRow, markRouted } from "../db/events-repo";
-import { dispatchIdOf, stagesNeedEvent } from "./dispatch-id";
+import { dispatchIdOf } from "./dispatch-id";
 import { type CandidateBinding, matchBindings, type RoutableEvent, targetOf } from "./matching";
 
 interface Found {
@@ -77,7 +77,8 @@ async function admitAll(
         signing_secret: control?.signingSecret ?? "",
         paused: control?.paused ?? false,
         autonomy_tier: effectiveTier(binding.spec.autonomy?.tier, control?.tierOverride),
-        ...(stagesNeedEvent(binding.spec) ? { event } : {}),
+        // Also when no stage needs it: the gate hands it on to attempt 1, which then reads no event row.
+        event,
       });
     }),
   );

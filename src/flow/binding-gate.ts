@@ -28,6 +28,7 @@ import { classifyError } from "../dispatch/error-class";
 import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import type { AttemptContext } from "../handlers/envelope";
 import { newApprovalId } from "../lib/ids";
+import { fitsInMessage } from "../lib/message-size";
 import { iso } from "../lib/time";
 import { countDurableObjectOps } from "../observability/billable-ops";
 import { afterEvaluation, breakerIsOpen } from "../predicates/breaker";
@@ -535,7 +536,7 @@ export class BindingGate extends DurableObject<Env> {
   }
 
   /** Hands attempt `attempt` to the dispatch queue; the timer row guards the send until it succeeds. */
-  private async sendAttempt(row: GateRow, attempt: number, now: number): Promise<void> {
+  private async sendAttempt(row: GateRow, attempt: number, now: number, event?: unknown): Promise<void> {
     this.setTimer("attempt", row.dispatch_id, attempt, now + SEND_RETRY_MS);
     const message: DispatchMessage = {
       v: 1,
@@ -543,6 +544,8 @@ export class BindingGate extends DurableObject<Env> {
       dispatch_id: row.dispatch_id,
       attempt,
       circuit: this.circuitOf(),
+      // The admitting caller's event rides along when small (attempt 1 then reads no event row).
+      ...(event !== undefined && fitsInMessage(event) ? { event: event as TriggerEvent } : {}),
     };
     await this.env.DISPATCH_QUEUE.send(message, { contentType: "json" });
     // Sent: the guard now waits for a claim, unless one already arrived (a begin cleared it).
@@ -615,7 +618,7 @@ export class BindingGate extends DurableObject<Env> {
     } finally {
       this.enqueue([]);
     }
-    await this.sendReady(now);
+    await this.sendReady(now, req.event);
     await this.settle();
     return { status, created: !existing };
   }
@@ -989,13 +992,16 @@ export class BindingGate extends DurableObject<Env> {
   /** Dispatches admitted during a synchronous section, whose attempt 1 is sent right after it. */
   private ready: string[] = [];
 
-  private async sendReady(now: number): Promise<void> {
+  /** Sends attempt 1 of every ready dispatch; the one whose event `event` is carries it along. */
+  private async sendReady(now: number, event?: unknown): Promise<void> {
     this.startClassifications();
     const ids = this.ready;
     this.ready = [];
     for (const id of ids) {
       const row = this.row(id);
-      if (row && row.status === "admitted" && row.attempt === 0) await this.sendAttempt(row, 1, now);
+      if (row?.status !== "admitted" || row.attempt !== 0) continue;
+      const own = (event as { id?: unknown } | undefined)?.id === row.event_id;
+      await this.sendAttempt(row, 1, now, own ? event : undefined);
     }
   }
 

@@ -79,6 +79,37 @@ describe("inbox redelivery", () => {
     expect(await handler.calls(b.hook)).toHaveLength(3);
   });
 
+  it("hands a carried event on to attempt 1, which then reads no event row", async () => {
+    const b = await scriptedBinding({ responses: [{ status: 200 }] });
+    // Only the message has this event: routing and the attempt must both use the carried copy.
+    const id = `evt_carried-${crypto.randomUUID()}`;
+    const result = await runInbox([
+      {
+        v: 1,
+        event_id: id,
+        event: {
+          id,
+          provider: b.provider,
+          kind: "thing.happened",
+          received_at: new Date().toISOString(),
+          occurred_at: null,
+          dedupe_key: id,
+          trace_id: `trace-${id}`,
+          tenant_id: null,
+          headers: {},
+          payload: { carried: true },
+          signature_status: { state: "unsigned" },
+        },
+        target: null,
+      },
+    ]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await waitForDispatch(b.bindingKey, id, TERMINAL)).toMatchObject({ status: "succeeded" });
+    const calls = await handler.calls(b.hook);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse(calls[0]?.body ?? "{}")).toMatchObject({ event: { id, payload: { carried: true } } });
+  });
+
   it("acknowledges a message for an unknown event", async () => {
     const result = await runInbox([{ v: 1, event_id: "evt_missing" }]);
     expect(result.explicitAcks).toHaveLength(1);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { TriggerEvent } from "../../../src/contracts/events";
 import { inboxMessageSchema } from "../../../src/contracts/messages";
-import { INBOX_EVENT_MAX_BYTES, inboxMessageFor } from "../../../src/intake/inbox-message";
+import { inboxMessageFor } from "../../../src/intake/inbox-message";
+import { CARRIED_EVENT_MAX_BYTES } from "../../../src/lib/message-size";
 
 function eventWith(payload: unknown): TriggerEvent {
   return {
@@ -29,8 +30,8 @@ describe("inboxMessageFor", () => {
 
   it("sends only the id when the event's JSON is over the limit in UTF-8 bytes", () => {
     // Under the limit in UTF-16 code units, over it in bytes: three bytes per character.
-    const wide = "✓".repeat(Math.ceil(INBOX_EVENT_MAX_BYTES / 3) + 1);
-    expect(wide.length).toBeLessThan(INBOX_EVENT_MAX_BYTES);
+    const wide = "✓".repeat(Math.ceil(CARRIED_EVENT_MAX_BYTES / 3) + 1);
+    expect(wide.length).toBeLessThan(CARRIED_EVENT_MAX_BYTES);
     expect(inboxMessageFor(eventWith({ wide }), null)).toEqual({ v: 1, event_id: "evt_1" });
   });
 });
