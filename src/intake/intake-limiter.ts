@@ -91,13 +91,34 @@ export class IntakeLimiter extends DurableObject<Env> {
 }
 
 const leases = new Map<string, { tokens: number; expiresAt: number }>();
-/** One limiter call in flight per key: concurrent requests wait for it instead of each asking. */
-const pending = new Map<string, Promise<{ granted: number; retry_after_s: number }>>();
+/**
+ * One limiter call in flight per key: concurrent requests wait for its tokens instead of each asking.
+ * The marker is plain data (when the call gives up), never a shared promise: a request awaiting a
+ * promise another request's I/O settles would continue outside its own I/O context, and Workers then
+ * refuse it its own request body ("Cannot perform I/O on behalf of a different request").
+ */
+const leasing = new Map<string, number>();
+/** How long waiters wait for another request's limiter call before asking themselves. */
+const LEASING_WAIT_MS = 1_000;
+const LEASING_POLL_MS = 2;
 
 /** Drops this isolate's leased tokens (tests use it to observe the DO buckets directly). */
 export function clearIntakeLeases(): void {
   leases.clear();
-  pending.clear();
+  leasing.clear();
+}
+
+/** When another request of this isolate is leasing tokens for `key`, the time it gives up; else null. */
+function leaserUntil(key: string): number | null {
+  const until = leasing.get(key);
+  return until !== undefined && until > Date.now() ? until : null;
+}
+
+/** Waits until that request's limiter call ended (it clears its marker) or gave up. */
+async function waitForLeaser(key: string, until: number): Promise<void> {
+  while (leasing.get(key) === until && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, LEASING_POLL_MS));
+  }
 }
 
 /** Takes one token from this isolate's lease of `key`, if it holds one. */
@@ -113,19 +134,20 @@ export async function takeIntakeToken(env: Env, source: string, tenant: string |
   const leaseKey = tenant === null ? source : `${source}\u0000${tenant}`;
   for (let round = 0; round < 3; round++) {
     if (spendLeased(leaseKey, Date.now())) return;
-    const inFlight = pending.get(leaseKey);
-    if (inFlight) {
-      // Another request of this isolate is leasing a chunk: share it rather than asking again.
-      await inFlight.catch(() => {});
+    // Another request of this isolate is leasing a chunk: share it rather than asking again. (Checked
+    // and marked synchronously, so that requests arriving together see each other's marker.)
+    const until = leaserUntil(leaseKey);
+    if (until !== null) {
+      await waitForLeaser(leaseKey, until);
       continue;
     }
-    const request = acquireChunk(env, source, tenant);
-    pending.set(leaseKey, request);
+    const marker = Date.now() + LEASING_WAIT_MS;
+    leasing.set(leaseKey, marker);
     let grant: { granted: number; retry_after_s: number };
     try {
-      grant = await request;
+      grant = await acquireChunk(env, source, tenant);
     } finally {
-      pending.delete(leaseKey);
+      if (leasing.get(leaseKey) === marker) leasing.delete(leaseKey);
     }
     if (grant.granted <= 0) throw overLimit(grant.retry_after_s);
     const now = Date.now();

@@ -2,7 +2,9 @@
  * Per-isolate cache of the intake sources `POST /hooks/:source` reads on every request, so the hot
  * path makes no D1 read for its source. Entries (unknown names too) live SOURCE_CACHE_TTL_MS; a
  * change through `/v1/sources` drops the entry in the isolate that made it, other isolates see it
- * once their entry expires. Concurrent misses for one name share one D1 read.
+ * once their entry expires. Concurrent misses each read D1: sharing one read's promise across
+ * requests would let a request continue outside its own I/O context, where Workers refuse it its own
+ * request body ("Cannot perform I/O on behalf of a different request").
  */
 import { getSource, type SourceRow } from "../db/sources-repo";
 
@@ -24,7 +26,6 @@ interface Entry {
 }
 
 const entries = new Map<string, Entry>();
-const loading = new Map<string, Promise<IntakeSource | null>>();
 /** Bumped by every invalidation: a read that started before one is not cached. */
 let generation = 0;
 
@@ -32,20 +33,11 @@ let generation = 0;
 export async function intakeSource(d1: D1Database, name: string, now = Date.now()): Promise<IntakeSource | null> {
   const hit = entries.get(name);
   if (hit && hit.expiresAt > now) return hit.source;
-  const inFlight = loading.get(name);
-  if (inFlight) return inFlight;
   const started = generation;
-  const load = getSource(d1, name).then((row) => {
-    const source = row ? { row, secrets: JSON.parse(row.secrets) as string[] } : null;
-    if (started === generation) remember(name, { source, expiresAt: now + SOURCE_CACHE_TTL_MS });
-    return source;
-  });
-  loading.set(name, load);
-  try {
-    return await load;
-  } finally {
-    if (loading.get(name) === load) loading.delete(name);
-  }
+  const row = await getSource(d1, name);
+  const source = row ? { row, secrets: JSON.parse(row.secrets) as string[] } : null;
+  if (started === generation) remember(name, { source, expiresAt: now + SOURCE_CACHE_TTL_MS });
+  return source;
 }
 
 function remember(name: string, entry: Entry): void {
@@ -63,12 +55,10 @@ function remember(name: string, entry: Entry): void {
 export function forgetSource(name: string): void {
   generation++;
   entries.delete(name);
-  loading.delete(name);
 }
 
 /** Empties this isolate's cache (tests). */
 export function clearSourceCache(): void {
   generation++;
   entries.clear();
-  loading.clear();
 }
