@@ -279,21 +279,19 @@ function extractStandard(headers: Headers, body: Uint8Array): Extracted {
 /**
  * Imported HMAC keys by their raw bytes: a source's secrets are imported once per isolate, not on
  * every request. Bounded: the map is emptied when it grows past MAX_CACHED_KEYS (rotated secrets).
+ * It holds keys, never pending imports: requests must not await promises of other requests.
  */
-const cryptoKeys = new Map<string, Promise<CryptoKey>>();
+const cryptoKeys = new Map<string, CryptoKey>();
 const MAX_CACHED_KEYS = 256;
 
-function hmacKey(key: Uint8Array): Promise<CryptoKey> {
+async function hmacKey(key: Uint8Array): Promise<CryptoKey> {
   const id = String.fromCharCode(...key);
-  let cached = cryptoKeys.get(id);
-  if (!cached) {
-    if (cryptoKeys.size >= MAX_CACHED_KEYS) cryptoKeys.clear();
-    cached = crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    // A failed import is not kept: the next request tries again.
-    cached.catch(() => cryptoKeys.delete(id));
-    cryptoKeys.set(id, cached);
-  }
-  return cached;
+  const cached = cryptoKeys.get(id);
+  if (cached) return cached;
+  const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  if (cryptoKeys.size >= MAX_CACHED_KEYS) cryptoKeys.clear();
+  cryptoKeys.set(id, imported);
+  return imported;
 }
 
 async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
