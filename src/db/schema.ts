@@ -123,9 +123,7 @@ export const dispatches = sqliteTable(
     index("dispatches_binding_key_status").on(t.bindingKey, t.status),
     index("dispatches_status_updated").on(t.status, t.updatedAt),
     // Partial: most dispatches are no replay, and their NULL would cost a written index row each.
-    index("dispatches_replay_of")
-      .on(t.replayOfEventId)
-      .where(sql`${t.replayOfEventId} IS NOT NULL`),
+    index("dispatches_replay_of").on(t.replayOfEventId).where(sql`${t.replayOfEventId} IS NOT NULL`),
   ],
 );
 

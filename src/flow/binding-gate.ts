@@ -364,8 +364,6 @@ export class BindingGate extends DurableObject<Env> {
       await this.env.TRUST_LEDGER.getByName(items[0]?.binding_id ?? "").append(items);
       this.sql.exec("DELETE FROM trust_outbox WHERE seq <= ?", rows.at(-1)?.seq ?? 0);
     }
-    // Flush guards of older versions (now the alarm covers a non-empty outbox).
-    this.clearTimer("flush", "_", 0);
     if (this.meta("draining") === "1" && this.liveCount() === 0) {
       await terminateIfDrained(this.env.DB, this.meta("binding_key") ?? "", Date.now());
     }
