@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { settle, treeCpuMs } from "./lib/cpu.ts";
 import { githubDelivery } from "./lib/github.ts";
 import { closedLoop, send, statusCounts } from "./lib/http.ts";
-import { run, type Started, start, stop, waitHealthy, wranglerEnv } from "./lib/processes.ts";
+import { run, type Started, start, stop, switchyardDevArgs, waitHealthy, wranglerEnv } from "./lib/processes.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -166,24 +166,7 @@ try {
   switchyard = start(
     "switchyard",
     "wrangler",
-    [
-      "dev",
-      "-c",
-      "wrangler.jsonc",
-      "-c",
-      "workers/persona-standin/wrangler.jsonc",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(opts.port),
-      "--inspector-port",
-      String(opts.inspectorPort),
-      "--persist-to",
-      state,
-      "--show-interactive-dev-session=false",
-      "--env-file",
-      envFile,
-    ],
+    switchyardDevArgs({ port: opts.port, state, envFile, extra: ["--inspector-port", String(opts.inspectorPort)] }),
     { cwd: root, env, log: logFile },
   );
   await waitHealthy(`${BASE}/healthz`, switchyard, 180_000);

@@ -36,7 +36,16 @@ import { billableOpsPerEvent, costPerMillionEvents, type OriginCounts, PRICES, p
 import { cpuDuring, machine, settle } from "./lib/cpu.ts";
 import { githubDelivery } from "./lib/github.ts";
 import { type Call, closedLoop, type LoadResult, openLoop, send, statusCounts } from "./lib/http.ts";
-import { portFree, run, type Started, start, stop, waitHealthy, wranglerEnv } from "./lib/processes.ts";
+import {
+  portFree,
+  run,
+  type Started,
+  start,
+  stop,
+  switchyardDevArgs,
+  waitHealthy,
+  wranglerEnv,
+} from "./lib/processes.ts";
 import { acceptToFirstCall, type Summary, summarize } from "./lib/stats.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -208,24 +217,12 @@ async function startCountingSwitchyard(): Promise<{ process: Started; token: str
     start(
       "switchyard (counting)",
       "wrangler",
-      [
-        "dev",
-        "-c",
-        "wrangler.jsonc",
-        "-c",
-        "workers/persona-standin/wrangler.jsonc",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(ports.syOps),
-        "--persist-to",
+      switchyardDevArgs({
+        port: ports.syOps,
         state,
-        "--show-interactive-dev-session=false",
-        "--env-file",
         envFile,
-        "--var",
-        "BILLABLE_OPS_COUNTING:true",
-      ],
+        extra: ["--var", "BILLABLE_OPS_COUNTING:true"],
+      }),
       { cwd: root, env, log: logFile },
     ),
   );

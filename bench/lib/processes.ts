@@ -92,3 +92,29 @@ export function portFree(port: number): Promise<boolean> {
     server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
+
+/** `wrangler dev` arguments that run Switchyard (with the persona stand-in) the way `npm start` does. */
+export function switchyardDevArgs(options: {
+  port: number;
+  state: string;
+  envFile: string;
+  extra?: string[];
+}): string[] {
+  return [
+    "dev",
+    "-c",
+    "wrangler.jsonc",
+    "-c",
+    "workers/persona-standin/wrangler.jsonc",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(options.port),
+    "--persist-to",
+    options.state,
+    "--show-interactive-dev-session=false",
+    "--env-file",
+    options.envFile,
+    ...(options.extra ?? []),
+  ];
+}

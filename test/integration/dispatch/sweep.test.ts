@@ -20,6 +20,28 @@ async function runInbox(messages: InboxMessage[]) {
   return getQueueResult(batch, ctx);
 }
 
+/** An inbox message that carries its event along, as intake sends small ones. */
+function carriedMessage(id: string, provider: string, payload: unknown): InboxMessage {
+  return {
+    v: 1,
+    event_id: id,
+    event: {
+      id,
+      provider,
+      kind: "thing.happened",
+      received_at: new Date().toISOString(),
+      occurred_at: null,
+      dedupe_key: id,
+      trace_id: `trace-${id}`,
+      tenant_id: null,
+      headers: {},
+      payload,
+      signature_status: { state: "unsigned" },
+    },
+    target: null,
+  };
+}
+
 describe("inbox redelivery", () => {
   it("routes an event once however often its message arrives", async () => {
     const b = await scriptedBinding({ responses: [{ status: 200 }] });
@@ -47,24 +69,7 @@ describe("inbox redelivery", () => {
         .bind(id, b.provider, new Date().toISOString(), id, `trace-${id}`)
         .run();
     }
-    const carried = (id: string): InboxMessage => ({
-      v: 1,
-      event_id: id,
-      event: {
-        id,
-        provider: b.provider,
-        kind: "thing.happened",
-        received_at: new Date().toISOString(),
-        occurred_at: null,
-        dedupe_key: id,
-        trace_id: `trace-${id}`,
-        tenant_id: null,
-        headers: {},
-        payload: { n: 1 },
-        signature_status: { state: "unsigned" },
-      },
-      target: null,
-    });
+    const carried = (id: string) => carriedMessage(id, b.provider, { n: 1 });
     const [a, c, d] = ids as [string, string, string];
     const result = await runInbox([carried(a), { v: 1, event_id: c }, { v: 1, event_id: "evt_missing" }, carried(d)]);
     expect(result.explicitAcks).toHaveLength(4);
@@ -83,26 +88,7 @@ describe("inbox redelivery", () => {
     const b = await scriptedBinding({ responses: [{ status: 200 }] });
     // Only the message has this event: routing and the attempt must both use the carried copy.
     const id = `evt_carried-${crypto.randomUUID()}`;
-    const result = await runInbox([
-      {
-        v: 1,
-        event_id: id,
-        event: {
-          id,
-          provider: b.provider,
-          kind: "thing.happened",
-          received_at: new Date().toISOString(),
-          occurred_at: null,
-          dedupe_key: id,
-          trace_id: `trace-${id}`,
-          tenant_id: null,
-          headers: {},
-          payload: { carried: true },
-          signature_status: { state: "unsigned" },
-        },
-        target: null,
-      },
-    ]);
+    const result = await runInbox([carriedMessage(id, b.provider, { carried: true })]);
     expect(result.explicitAcks).toHaveLength(1);
     expect(await waitForDispatch(b.bindingKey, id, TERMINAL)).toMatchObject({ status: "succeeded" });
     const calls = await handler.calls(b.hook);
