@@ -22,7 +22,7 @@
  *   --intake-seconds=8 --rounds=2 --warmup-seconds=2
  *   --rates=10,100 --latency-seconds=20 --saturation-seconds=8   (open-loop rates, events/s)
  *   --e2e-events=300 --e2e-concurrency-max=10
- *   --ops-events=200 --ops-rate=50
+ *   --ops-events=200 --ops-rate=10 --ops-handler-ms=100   (SPEC 17: 10 events/s, a handler answering in 100 ms)
  *   --port-base=8790        Switchyard, its counting twin, the baseline and the handler use base..base+3
  *   --json=<file>           also write every figure as JSON
  *   --keep                  keep the temporary state and logs
@@ -32,7 +32,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { billableOpsPerEvent, costPerMillionEvents, type OriginCounts, PRICES, perEvent } from "./lib/billing.ts";
+import {
+  billableOpsPerEvent,
+  type Capacity,
+  capacity,
+  costPerMillionEvents,
+  type OriginCounts,
+  type PerEvent,
+  PRICES,
+  perEvent,
+} from "./lib/billing.ts";
 import { cpuDuring, machine, settle } from "./lib/cpu.ts";
 import { githubDelivery } from "./lib/github.ts";
 import { type Call, closedLoop, type LoadResult, openLoop, send, statusCounts } from "./lib/http.ts";
@@ -47,6 +56,7 @@ import {
   wranglerEnv,
 } from "./lib/processes.ts";
 import { acceptToFirstCall, type Summary, summarize } from "./lib/stats.ts";
+import { storageUsage } from "./lib/storage.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -85,7 +95,8 @@ const opts = {
   e2eEvents: num("e2e-events", 300, 200),
   e2eConcurrencyMax: num("e2e-concurrency-max", 10, 10),
   opsEvents: num("ops-events", 200, 100),
-  opsRate: num("ops-rate", 50, 50),
+  opsRate: num("ops-rate", 10, 10),
+  opsHandlerMs: num("ops-handler-ms", 100, 100),
   portBase: num("port-base", 8790, 8790),
 };
 const keep = option("keep") === "true";
@@ -254,11 +265,14 @@ function apiOf(base: string, token: string) {
 }
 type Api = ReturnType<typeof apiOf>;
 
-async function scriptHandler(name: string): Promise<void> {
+async function scriptHandler(name: string, delayMs = 0): Promise<void> {
   const reply = await send({
     method: "PUT",
     url: `${HANDLER}/__script/${name}`,
-    body: JSON.stringify({ responses: [], otherwise: { status: 200, body: { ok: true } } }),
+    body: JSON.stringify({
+      responses: [],
+      otherwise: { status: 200, body: { ok: true }, ...(delayMs > 0 ? { delay_ms: delayMs } : {}) },
+    }),
   });
   if (reply.status !== 204) throw new Error(`scripting the handler failed: ${reply.status}`);
 }
@@ -307,10 +321,10 @@ async function createSource(api: Api): Promise<void> {
 /** Handler name (its path on the handler server) → binding id. */
 const bindingOfHandler = new Map<string, string>();
 
-async function createBinding(api: Api, id: string, spec: Record<string, unknown>): Promise<string> {
+async function createBinding(api: Api, id: string, spec: Record<string, unknown>, delayMs = 0): Promise<string> {
   const handler = `${id}-${runId}`;
   bindingOfHandler.set(handler, id);
-  await scriptHandler(handler);
+  await scriptHandler(handler, delayMs);
   await api("PUT", `/v1/bindings/${id}`, { ...spec, handler: `${HANDLER}/h/${handler}` });
   return handler;
 }
@@ -586,10 +600,13 @@ async function e2ePhase(api: Api, pid: number | undefined): Promise<void> {
 }
 
 async function opsPhase(): Promise<void> {
-  log(`## 4. Billable operations per dispatched event (counting boot, ${opts.opsEvents} events per binding)`);
+  log(
+    `## 4. Billable operations and cost per dispatched event (counting boot, ${opts.opsEvents} events at ${opts.opsRate}/s, handler answering in ${opts.opsHandlerMs} ms)`,
+  );
   const sy = await startCountingSwitchyard();
   const api = apiOf(SY_OPS, sy.token);
   await createSource(api);
+  const state = join(tmp, "switchyard-ops-state");
   const variants = [
     { id: "ops-plain", action: "opened", label: "no flow control", flow: undefined },
     {
@@ -601,37 +618,73 @@ async function opsPhase(): Promise<void> {
   ];
   const out: Record<string, unknown>[] = [];
   for (const v of variants) {
-    const handler = await createBinding(api, v.id, {
-      provider: "github",
-      events: [`issues.${v.action}`],
-      ...(v.flow ? { flow_control: v.flow } : {}),
-    });
-    await settle();
-    await api("DELETE", "/v1/billable-ops");
-    const load = await openLoop(opts.opsRate, (opts.opsEvents / opts.opsRate) * 1000, (i) =>
-      githubDelivery(`${SY_OPS}/hooks/bench-gh`, SECRET, i, v.action),
+    const handler = await createBinding(
+      api,
+      v.id,
+      { provider: "github", events: [`issues.${v.action}`], ...(v.flow ? { flow_control: v.flow } : {}) },
+      opts.opsHandlerMs,
     );
-    const events = accepted(load).size;
-    if ((await waitAllDone(api, handler, events, 120_000)) === null) log("    (counts below are partial)");
-    // The gate flushes D1 writes in the background and its flush timer fires up to 2 s later.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Warm up (first window, routing table, gate), then measure from a settled state.
+    await openLoop(opts.opsRate, 2000, (i) =>
+      githubDelivery(`${SY_OPS}/hooks/bench-gh`, SECRET, 1_000_000 + i, v.action),
+    );
+    await new Promise((r) => setTimeout(r, 2000));
     await settle();
+    const d1Before = storageUsage(state, "d1");
+    const doBefore = storageUsage(state, "do");
+    await api("DELETE", "/v1/billable-ops");
+    let load: LoadResult | null = null;
+    const { cpuMs } = await cpuDuring(sy.process.child.pid, async () => {
+      load = await openLoop(opts.opsRate, (opts.opsEvents / opts.opsRate) * 1000, (i) =>
+        githubDelivery(`${SY_OPS}/hooks/bench-gh`, SECRET, i, v.action),
+      );
+      const n = load ? accepted(load).size : 0;
+      if ((await waitAllDone(api, handler, n + Math.round(opts.opsRate * 2), 120_000)) === null) {
+        log("    (counts below are partial)");
+      }
+      // Final dispatches reach their History window within a flush (20 ms), control rows within 2 s.
+      await new Promise((r) => setTimeout(r, 3000));
+    });
+    const events = load ? accepted(load as LoadResult).size : 0;
     const report = await api<{ d1_counted: boolean; origins: Record<string, OriginCounts> }>("GET", "/v1/billable-ops");
+    await settle();
+    const d1After = storageUsage(state, "d1");
+    const doAfter = storageUsage(state, "do");
     // `api` is the benchmark's own polling (/v1/stats, setup); everything else is the event's.
     const per = perEvent(report.origins, events, ["api"]);
     const ops = billableOpsPerEvent(per);
-    const cost = costPerMillionEvents(per);
-    out.push({ variant: v.label, events, d1_counted: report.d1_counted, per_event: per, ops, cost, raw: report });
+    const measured = {
+      cpu_ms: cpuMs === null ? 0 : cpuMs / Math.max(events, 1),
+      d1_rows_kept: (d1After.rows - d1Before.rows) / Math.max(events, 1),
+      do_rows_kept: (doAfter.rows - doBefore.rows) / Math.max(events, 1),
+    };
+    const d1Bytes = (d1After.bytes - d1Before.bytes) / Math.max(events, 1);
+    const doBytes = (doAfter.bytes - doBefore.bytes) / Math.max(events, 1);
+    const cost = costPerMillionEvents(per, measured);
+    const cap = capacity(per, d1Bytes);
+    out.push({
+      variant: v.label,
+      events,
+      d1_counted: report.d1_counted,
+      per_event: per,
+      ops,
+      measured: { ...measured, d1_bytes: d1Bytes, do_bytes: doBytes },
+      cost,
+      capacity: cap,
+      raw: report,
+    });
     log(`  ${v.label} (${events} events):`);
     log(
-      `    D1 rows written ${fmt(per.d1_rows_written, 2)}, rows read ${fmt(per.d1_rows_read, 2)} (${fmt(per.d1_queries, 2)} statements)`,
+      `    D1: ${fmt(per.d1_queries, 2)} statements, ${fmt(per.d1_rows_written, 2)} rows written, ${fmt(per.d1_rows_read, 2)} read; keeps ${fmt(d1Bytes, 0)} B and ${fmt(measured.d1_rows_kept, 2)} rows per event`,
     );
     log(
-      `    queue ops ${fmt(per.queue_ops, 2)} (writes ${fmt(per.queue_writes, 2)}, reads ${fmt(per.queue_reads, 2)}, deletes ${fmt(per.queue_deletes, 2)})`,
+      `    DO storage: ${fmt(per.do_sql_rows_written, 2)} rows written, keeps ${fmt(doBytes, 0)} B and ${fmt(measured.do_rows_kept, 2)} rows per event`,
     );
-    log(`    DO requests ${fmt(per.do_requests, 2)} (alarms ${fmt(per.do_alarms, 2)})`);
     log(
-      `    DO SQLite storage rows written ${fmt(per.do_sql_rows_written, 2)}, read ≥ ${fmt(per.do_sql_rows_read, 2)}`,
+      `    requests: ${fmt(per.invocations, 2)} Workers, ${fmt(per.do_requests, 2)} Durable Object (alarms ${fmt(per.do_alarms, 2)}); queue ops ${fmt(per.queue_ops, 2)}`,
+    );
+    log(
+      `    DO awake ${fmt(per.do_duration_s * 1000, 1)} ms per event; workerd CPU ${fmt(measured.cpu_ms, 1)} ms per event`,
     );
     log(
       `    ${Object.entries(per.do_calls)
@@ -639,23 +692,42 @@ async function opsPhase(): Promise<void> {
         .map(([k, n]) => `${k} ${fmt(n, 2)}`)
         .join(", ")}`,
     );
-    log("    D1 rows written per event by statement:");
     for (const [key, st] of Object.entries(per.d1_statements)
-      .filter(([, st]) => st.rows_written > 0)
-      .sort((a, b) => b[1].rows_written - a[1].rows_written)) {
-      log(`      ${fmt(st.rows_written, 2).padStart(6)}  ${key} (×${fmt(st.n, 2)})`);
+      .filter(([, st]) => st.n > 0.001)
+      .sort((a, b) => b[1].n - a[1].n)) {
+      log(`      D1 ${fmt(st.n, 3).padStart(6)} × ${key} (${fmt(st.rows_written, 2)} rows written)`);
     }
     log(
-      `    billable ops/event: ${fmt(ops.excluding_rows_read, 2)} without rows read, ${fmt(ops.including_rows_read, 2)} with (SPEC 17: ≤ 12); ${fmt(ops.with_do_storage_rows, 2)} with DO storage rows written`,
-    );
-    log(
-      `    USD per million events: ${fmt(cost.total, 2)} (D1 rows written ${fmt(cost.d1_rows_written, 2)}, queues ${fmt(cost.queue_ops, 2)}, DO requests ${fmt(cost.do_requests, 2)}, DO storage rows ${fmt(cost.do_storage_rows, 2)}, D1 rows read ${fmt(cost.d1_rows_read, 3)})`,
+      `    USD per million events: ${fmt(cost.total, 2)} = Workers ${fmt(cost.workers_requests, 2)} + CPU ${fmt(cost.workers_cpu, 2)} + queues ${fmt(cost.queue_ops, 2)} + DO requests ${fmt(cost.do_requests, 2)} + DO duration ${fmt(cost.do_duration, 2)} + D1 rows ${fmt(cost.d1_rows_written + cost.d1_rows_read, 2)} + DO rows ${fmt(cost.do_storage_rows, 2)} + retention deletes ${fmt(cost.retention_deletes, 2)} (SPEC 17: ≤ 10)`,
     );
     if (!report.d1_counted) log("    (D1 was not counted: the binding's transport was not found)");
   }
   results.ops = { prices: PRICES, variants: out };
   await release(sy.process);
   log();
+  const plain = out[0] as
+    | { per_event: PerEvent; measured: { d1_bytes: number }; cost: { total: number }; capacity: Capacity }
+    | undefined;
+  if (plain) {
+    log("## 5. Capacity model (docs/scale.md), from the no-flow-control footprint");
+    const c = plain.capacity;
+    log(
+      `  one D1 database: ${fmt(c.d1_sustained_eps, 0)} events/s sustained with 7-day history (${fmt(plain.measured.d1_bytes, 0)} B/event), ${fmt(c.d1_peak_eps, 0)} events/s peak (${fmt(plain.per_event.d1_queries, 2)} statements/event)`,
+    );
+    log(
+      `  one binding's gate: ≈ ${fmt(c.gate_eps, 0)} dispatches/s; one EventLog window (per shard): ≈ ${fmt(c.event_log_eps, 0)} events/s; queues: ${c.queue_eps === null ? "none on the path" : `${fmt(c.queue_eps, 0)} events/s`}`,
+    );
+    log(`  USD per million events: ${fmt(plain.cost.total, 2)}`);
+    const next = [
+      ["D1 peak", c.d1_peak_eps],
+      ["D1 7-day size", c.d1_sustained_eps],
+      ["a binding's gate", c.gate_eps],
+      ["an EventLog window (per shard)", c.event_log_eps],
+    ].sort((a, b) => Number(a[1]) - Number(b[1]));
+    log(`  ceilings in order: ${next.map(([n, v]) => `${n} ${fmt(Number(v), 0)}/s`).join(" < ")}`);
+    results.capacity = c;
+    log();
+  }
 }
 
 // ---- main ----------------------------------------------------------------------------------------

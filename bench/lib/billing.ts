@@ -16,6 +16,8 @@ export interface OriginCounts {
   /** Durable Object SQLite storage rows (absent in reports of older builds). */
   do_sql_rows_written?: number;
   do_sql_rows_read?: number;
+  /** Wall-clock ms Durable Objects were active (absent in reports of older builds). */
+  do_duration_ms?: number;
   do_calls: Record<string, number>;
   d1_statements?: Record<string, StatementCounts>;
 }
@@ -41,6 +43,9 @@ export interface PerEvent {
   /** Rows written/read by Durable Objects' own SQLite storage (gate state, timers, outbox). */
   do_sql_rows_written: number;
   do_sql_rows_read: number;
+  /** Seconds Durable Objects were active. */
+  do_duration_s: number;
+  /** Workers invocations (HTTP requests, queue batches, cron runs). */
   invocations: number;
   do_calls: Record<string, number>;
   /** Per-origin share of the billable operations (rows read excluded). */
@@ -57,6 +62,12 @@ export interface Prices {
   do_requests: number;
   do_sql_rows_read: number;
   do_sql_rows_written: number;
+  /** Per million Workers requests. */
+  workers_requests: number;
+  /** Per million CPU milliseconds. */
+  workers_cpu_ms: number;
+  /** Per million seconds of one Durable Object awake (128 MB: $12.50 per million GB-s × 0.125 GB). */
+  do_duration_s: number;
 }
 
 /**
@@ -71,8 +82,11 @@ export const PRICES: Prices = {
   // SQLite-backed Durable Object storage is billed per row like D1.
   do_sql_rows_read: 0.001,
   do_sql_rows_written: 1.0,
+  workers_requests: 0.3,
+  workers_cpu_ms: 0.02,
+  do_duration_s: 12.5 * 0.125,
 };
-export const PRICES_AS_OF = "2026-11-26";
+export const PRICES_AS_OF = "2026-12-06";
 
 /** Totals over `origins` (minus `exclude`, e.g. the benchmark's own API polling), per event. */
 export function perEvent(
@@ -93,6 +107,7 @@ export function perEvent(
     do_alarms: 0,
     do_sql_rows_written: 0,
     do_sql_rows_read: 0,
+    do_duration_s: 0,
     invocations: 0,
     do_calls: {},
     by_origin: {},
@@ -111,6 +126,7 @@ export function perEvent(
     out.do_alarms += c.do_alarms / events;
     out.do_sql_rows_written += (c.do_sql_rows_written ?? 0) / events;
     out.do_sql_rows_read += (c.do_sql_rows_read ?? 0) / events;
+    out.do_duration_s += (c.do_duration_ms ?? 0) / 1000 / events;
     out.invocations += c.invocations / events;
     for (const [call, n] of Object.entries(c.do_calls)) out.do_calls[call] = (out.do_calls[call] ?? 0) + n / events;
     if (c.do_alarms > 0)
@@ -154,28 +170,86 @@ export function billableOpsPerEvent(per: PerEvent): {
   };
 }
 
-/** USD per million events: each per-event count times its price per million operations. */
-export function costPerMillionEvents(
-  per: PerEvent,
-  prices: Prices = PRICES,
-): {
-  d1_rows_read: number;
-  d1_rows_written: number;
+/** What the counters cannot see, measured around them (see bench/run.ts, docs/scale.md). */
+export interface Measured {
+  /** CPU ms per event of the whole workerd process (an upper bound on billed Workers CPU). */
+  cpu_ms: number;
+  /** Rows kept per event in D1 and in Durable Object storage: retention deletes each later. */
+  d1_rows_kept: number;
+  do_rows_kept: number;
+}
+
+export interface CostBreakdown {
+  workers_requests: number;
+  workers_cpu: number;
   queue_ops: number;
   do_requests: number;
+  do_duration: number;
+  d1_rows_written: number;
+  d1_rows_read: number;
   do_storage_rows: number;
+  /** The rows retention removes later (each a row written, see docs/scale.md). */
+  retention_deletes: number;
   total: number;
-} {
+}
+
+/**
+ * USD per million events: each per-event count times its price per million, everything Cloudflare
+ * bills (SPEC 17): Workers requests and CPU, queue operations, Durable Object requests and duration,
+ * rows written in D1 and DO storage, and the rows retention deletes later.
+ */
+export function costPerMillionEvents(
+  per: PerEvent,
+  measured: Measured = { cpu_ms: 0, d1_rows_kept: 0, do_rows_kept: 0 },
+  prices: Prices = PRICES,
+): CostBreakdown {
   const cost = {
-    d1_rows_read: per.d1_rows_read * prices.d1_rows_read,
-    d1_rows_written: per.d1_rows_written * prices.d1_rows_written,
+    workers_requests: per.invocations * prices.workers_requests,
+    workers_cpu: measured.cpu_ms * prices.workers_cpu_ms,
     queue_ops: per.queue_ops * prices.queue_ops,
     do_requests: per.do_requests * prices.do_requests,
+    do_duration: per.do_duration_s * prices.do_duration_s,
+    d1_rows_written: per.d1_rows_written * prices.d1_rows_written,
+    d1_rows_read: per.d1_rows_read * prices.d1_rows_read,
     do_storage_rows:
       per.do_sql_rows_written * prices.do_sql_rows_written + per.do_sql_rows_read * prices.do_sql_rows_read,
+    retention_deletes:
+      measured.d1_rows_kept * prices.d1_rows_written + measured.do_rows_kept * prices.do_sql_rows_written,
   };
+  return { ...cost, total: Object.values(cost).reduce((a, b) => a + b, 0) };
+}
+
+/** What one D1 database and the other ceilings allow at the measured footprint (SPEC 1.1). */
+export interface Capacity {
+  /** Sustained events/s one 10 GB D1 database holds with `retentionDays` of history. */
+  d1_sustained_eps: number;
+  /** Peak events/s one D1 database executes (≈ 1,000 statements/s). */
+  d1_peak_eps: number;
+  /** Events/s one binding's gate object serves (≈ 1,000 requests/s per object). */
+  gate_eps: number;
+  /** Events/s one EventLog object serves. */
+  event_log_eps: number;
+  /** Events/s one queue allows (5,000 messages/s), when a queue is on the path. */
+  queue_eps: number | null;
+}
+
+export function capacity(
+  per: PerEvent,
+  d1BytesPerEvent: number,
+  retentionDays = 7,
+  limits = { d1_bytes: 10e9, d1_statements_per_s: 1000, do_requests_per_s: 1000, queue_messages_per_s: 5000 },
+): Capacity {
+  const calls = (prefix: string) =>
+    Object.entries(per.do_calls)
+      .filter(([k]) => k.startsWith(prefix))
+      .reduce((n, [, v]) => n + v, 0);
+  const gateRequests = calls("BINDING_GATE.") + calls("BindingGate.alarm");
+  const logRequests = calls("EVENT_LOG.") + calls("EventLog.alarm");
   return {
-    ...cost,
-    total: cost.d1_rows_read + cost.d1_rows_written + cost.queue_ops + cost.do_requests + cost.do_storage_rows,
+    d1_sustained_eps: limits.d1_bytes / (Math.max(d1BytesPerEvent, 1) * retentionDays * 86_400),
+    d1_peak_eps: limits.d1_statements_per_s / Math.max(per.d1_queries, 1e-9),
+    gate_eps: limits.do_requests_per_s / Math.max(gateRequests, 1e-9),
+    event_log_eps: limits.do_requests_per_s / Math.max(logRequests, 1e-9),
+    queue_eps: per.queue_writes > 0 ? limits.queue_messages_per_s / per.queue_writes : null,
   };
 }

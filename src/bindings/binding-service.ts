@@ -10,6 +10,7 @@ import { type BindingSpec, formatBindingKey } from "../contracts/binding-spec";
 import { type BindingVersionRow, listVersions, stateTransitionRecord } from "../db/bindings-repo";
 import type { Db } from "../db/client";
 import { bindingControls, bindingVersions } from "../db/schema";
+import { notifyRoutingChanged } from "../dispatch/routing-notify";
 import { canonicalJson, sha256Hex } from "../lib/canonical-json";
 import { AppError } from "../lib/errors";
 import { newSigningSecret } from "../lib/ids";
@@ -139,6 +140,7 @@ export async function upsertBinding(env: Env, id: string, spec: BindingSpec, now
       continue;
     }
     await drainGates(env, plan.drained);
+    if (plan.result.change !== "unchanged") await notifyRoutingChanged(env);
     return plan.result;
   }
 }
@@ -208,6 +210,7 @@ export async function applyManifest(
   }
   out.drained = drained.map((v) => v.bindingKey);
   await drainGates(env, drained);
+  await notifyRoutingChanged(env);
   return out;
 }
 
@@ -217,6 +220,7 @@ export async function drainBinding(env: Env, id: string, now: number): Promise<B
   const plan = drainItems(db, idState(await listVersions(env.DB, id)).active, iso(now));
   await runBatch(db, plan.items);
   await drainGates(env, plan.drained);
+  await notifyRoutingChanged(env);
   return plan.drained;
 }
 
@@ -247,4 +251,5 @@ export async function setBindingPaused(env: Env, id: string, paused: boolean, no
     .where(eq(bindingControls.id, id));
   const live = (await listVersions(env.DB, id)).filter((v) => v.state !== "terminated");
   await Promise.all(live.map((v) => env.BINDING_GATE.getByName(v.bindingKey).setPaused(paused)));
+  await notifyRoutingChanged(env);
 }

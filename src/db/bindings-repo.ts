@@ -1,10 +1,12 @@
 /** Binding versions in D1: reads for matching and the API, and lifecycle transitions. */
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { CandidateBinding } from "../dispatch/matching";
+import type { RoutingTable } from "../dispatch/routing-table";
 import { iso } from "../lib/time";
-import { insertRecord, type RecordInput, scopedTopic, TOPICS } from "../observability/records";
+import { insertRecord, type RecordInput } from "../observability/records";
+import { scopedTopic, TOPICS } from "../observability/topics";
 import type { Db } from "./client";
 import { bindingControls, bindingVersions, dispatches } from "./schema";
 
@@ -138,4 +140,22 @@ export async function terminateIfDrained(d1: D1Database, bindingKey: string, now
     );
   const [updated] = await d1.batch([d1.prepare(update.sql).bind(...update.params), insert]);
   return (updated?.results.length ?? 0) > 0;
+}
+
+/**
+ * What an EventLog routes with (`dispatch/routing-table.ts`): every version that is not terminated,
+ * and every binding id's controls. Two statements, read once per routing-table load.
+ */
+export async function loadRoutingTable(d1: D1Database): Promise<RoutingTable> {
+  const db = drizzle(d1);
+  const [versions, controls] = await Promise.all([
+    db.select().from(bindingVersions).where(ne(bindingVersions.state, "terminated")),
+    db.select().from(bindingControls),
+  ]);
+  return {
+    candidates: versions.map(toCandidate),
+    controls: new Map(
+      controls.map((c) => [c.id, { paused: c.paused, signing_secret: c.signingSecret, tier_override: c.tierOverride }]),
+    ),
+  };
 }

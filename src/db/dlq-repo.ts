@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { attemptsOf, attemptView } from "./dispatches-repo";
-import { eventFromRow, getEventRow } from "./events-repo";
+import type { AttemptView } from "../contracts/dispatch";
+import { loadEvent } from "../history/event-reader";
+import { attemptsOf, attemptView } from "./legacy-dispatches-repo";
 import { dlqEntries } from "./schema";
 
 export type DlqRow = typeof dlqEntries.$inferSelect;
@@ -64,10 +65,19 @@ export function dlqSummary(row: DlqRow) {
   };
 }
 
-/** The full SPEC 13.5 entry: the event and every attempt. */
-export async function dlqDetail(d1: D1Database, row: DlqRow) {
-  const [eventRow, attempts] = await Promise.all([getEventRow(d1, row.eventId), attemptsOf(d1, row.dispatchId)]);
-  return { ...dlqSummary(row), event: eventRow ? eventFromRow(eventRow) : null, attempts: attempts.map(attemptView) };
+/**
+ * The full SPEC 13.5 entry: the event (kept readable while the entry is pending, SPEC 1.1) and every
+ * attempt (copied into the entry when it was dead-lettered; entries of the earlier layout read theirs
+ * from D1).
+ */
+export async function dlqDetail(env: Env, row: DlqRow) {
+  const [event, attempts] = await Promise.all([
+    loadEvent(env, row.eventId),
+    row.attempts !== null
+      ? Promise.resolve(JSON.parse(row.attempts) as AttemptView[])
+      : attemptsOf(env.DB, row.dispatchId).then((rows) => rows.map(attemptView)),
+  ]);
+  return { ...dlqSummary(row), event, attempts };
 }
 
 export { asc };

@@ -90,8 +90,31 @@ export const dedupeClaims = sqliteTable(
     eventId: text("event_id").notNull(),
     expiresAt: integer("expires_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.scope, t.dedupeKey] }), index("dedupe_claims_expires_at").on(t.expiresAt)],
+  // WITHOUT ROWID in the database (migration 0008), so a claim costs one row written; the cron
+  // sweep purges expired claims by walking the primary key, so expiry needs no index of its own.
+  (t) => [primaryKey({ columns: [t.scope, t.dedupeKey] })],
 );
+
+/**
+ * The directory of time partitions (docs/scale.md): EventLog (`events:<start>[:<shard>]`) and History
+ * (`history:<binding_id>:<start>`) objects, their totals once sealed, and when they were dropped.
+ */
+export const partitions = sqliteTable("partitions", {
+  name: text("name").primaryKey(),
+  start: integer("start").notNull(),
+  shard: integer("shard").notNull().default(0),
+  createdAt: integer("created_at").notNull(),
+  sealedAt: integer("sealed_at"),
+  /** JSON totals at sealing: accepted events per source, or a History window's dispatch counters. */
+  totals: text("totals"),
+  droppedAt: integer("dropped_at"),
+});
+
+/** Small durable state of the cron sweep (e.g. where the dedupe-claim purge walk continues). */
+export const sweepState = sqliteTable("sweep_state", {
+  k: text("k").primaryKey(),
+  v: text("v").notNull(),
+});
 
 export const dispatches = sqliteTable(
   "dispatches",
@@ -158,6 +181,8 @@ export const dlqEntries = sqliteTable(
     state: text("state", { enum: ["pending", "resolved"] }).notNull(),
     createdAt: text("created_at").notNull(),
     resolvedAt: text("resolved_at"),
+    /** The dispatch's attempts (JSON, SPEC 13.5 `attempts[]`), copied when it was dead-lettered. */
+    attempts: text("attempts"),
   },
   (t) => [
     uniqueIndex("dlq_entries_dispatch_id").on(t.dispatchId),

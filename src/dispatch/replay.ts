@@ -6,10 +6,11 @@ import { effectiveTier } from "../autonomy/tiers";
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { BindingVersionRow } from "../db/bindings-repo";
 import { loadControls } from "../db/bindings-repo";
-import { type EventRow, eventFromRow } from "../db/events-repo";
 import { cachedVerdictOf } from "../db/verdicts-repo";
+import type { StoredEvent } from "../history/event-store";
 import { uuidv7 } from "../lib/ids";
-import { dispatchIdOf, stagesNeedEvent } from "./dispatch-id";
+import { eventLogOf, PINNED_EVENT_LOG, partitionSpanMs } from "../lib/partitions";
+import { dispatchIdOf } from "./dispatch-id";
 
 export interface ReplayTarget {
   binding_key: string;
@@ -34,21 +35,29 @@ export function pickReplayVersion(
 
 export async function replayTo(
   env: Env,
-  event: EventRow,
+  stored: StoredEvent,
   version: BindingVersionRow,
   options: { retry: boolean; dlqId?: string | null },
 ): Promise<ReplayTarget> {
+  const event = stored.event;
   const control = (await loadControls(env.DB, [version.id])).get(version.id);
-  const stub = env.BINDING_GATE.getByName(version.bindingKey);
   const spec = JSON.parse(version.spec) as BindingSpec;
-  await stub.admit({
-    dispatch_id: dispatchIdOf(version.bindingKey, event.id, `r${uuidv7()}`),
+  const now = Date.now();
+  const dispatchId = dispatchIdOf(version.bindingKey, event.id, `r${uuidv7(now)}`);
+  // The event names its replays first, so a replay is always found from its event.
+  const pointer = { dispatch_id: dispatchId, binding_key: version.bindingKey, at: now };
+  const log = eventLogOf(event.id, partitionSpanMs(env)) ?? PINNED_EVENT_LOG;
+  if (!(await env.EVENT_LOG.getByName(log).addReplay(event.id, pointer))) {
+    await env.EVENT_LOG.getByName(PINNED_EVENT_LOG).addReplay(event.id, pointer);
+  }
+  await env.BINDING_GATE.getByName(version.bindingKey).admit({
+    dispatch_id: dispatchId,
     binding_key: version.bindingKey,
     binding_id: version.id,
     binding_version: version.version,
     event_id: event.id,
-    trace_id: event.traceId,
-    tenant_id: event.tenantId,
+    trace_id: event.trace_id,
+    tenant_id: event.tenant_id,
     replay_of_event_id: event.id,
     spec,
     signing_secret: control?.signingSecret ?? "",
@@ -58,7 +67,7 @@ export async function replayTo(
     autonomy_tier: effectiveTier(spec.autonomy?.tier, control?.tierOverride),
     cached_verdict:
       typeof spec.when === "object" ? await cachedVerdictOf(env.DB, event.id, spec.when.classifier) : null,
-    ...(stagesNeedEvent(spec) ? { event: eventFromRow(event) } : {}),
+    event,
   });
   return { binding_key: version.bindingKey, event_id: event.id, replay_of_event_id: event.id };
 }

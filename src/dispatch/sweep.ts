@@ -1,66 +1,77 @@
 /**
- * The cron sweep (SPEC 6, 14): nothing accepted may stall silently. Re-enqueues events whose inbox
- * message was lost, re-arms dispatches whose attempt message was lost, finishes drained binding
- * versions, and applies retention to records, acked worker jobs and expired dedupe claims.
+ * The cron sweep (SPEC 6, 14), every minute: nothing accepted may stall silently and retention runs.
+ * The EventLog windows of the last two windows are asked to route anything left unrouted (their own
+ * alarms do this too; this covers an alarm lost with a crash), drained binding versions terminate
+ * once their gate holds nothing, and expired dedupe claims, control-plane records, acked worker
+ * jobs and rows of the earlier storage layout are purged in bounded steps. Per-event history is not
+ * swept: its windows drop themselves whole.
  */
-import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { terminateIfDrained } from "../db/bindings-repo";
-import { bindingVersions, dedupeClaims, dispatches, events } from "../db/schema";
+import { purgeExpiredClaims } from "../db/dedupe-repo";
+import { bindingVersions } from "../db/schema";
 import { purgeAckedJobs } from "../db/worker-jobs-repo";
-import { sendInboxBatch } from "../intake/enqueue";
+import { eventLogName, eventShards, partitionSpanMs, partitionStart, retentionMs } from "../lib/partitions";
 import { iso } from "../lib/time";
 import { purgeExpiredRecords } from "../observability/records";
+import { purgeLegacyHistory } from "./legacy-purge";
 
-/** Age after which an unrouted event or a quiet live dispatch is considered stalled. */
-const STALL_MS = 2 * 60_000;
+/** Claim purge steps per sweep (each reads at most 5,000 claims). */
+const CLAIM_STEPS_PER_SWEEP = 20;
+
+async function purgeClaims(env: Env, now: number): Promise<number> {
+  const state = await env.DB.prepare("SELECT v FROM sweep_state WHERE k = 'claims_after'").first<{ v: string }>();
+  let after = state ? (JSON.parse(state.v) as { scope: string; dedupe_key: string } | null) : null;
+  let deleted = 0;
+  for (let i = 0; i < CLAIM_STEPS_PER_SWEEP; i++) {
+    const step = await purgeExpiredClaims(env.DB, after, now);
+    deleted += step.deleted;
+    after = step.next;
+    if (after === null) break;
+  }
+  await env.DB.prepare(
+    "INSERT INTO sweep_state (k, v) VALUES ('claims_after', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+  )
+    .bind(JSON.stringify(after))
+    .run();
+  return deleted;
+}
 
 export async function sweep(env: Env, now: number): Promise<Record<string, number>> {
-  const db = drizzle(env.DB);
-  const stalledBefore = iso(now - STALL_MS);
+  const span = partitionSpanMs(env);
+  const windows = [partitionStart(now, span), partitionStart(now - span, span)];
+  const logs = windows.flatMap((start) => Array.from({ length: eventShards(env) }, (_, s) => eventLogName(start, s)));
+  const unrouted = await Promise.all(
+    logs.map((name) =>
+      env.EVENT_LOG.getByName(name)
+        .tick()
+        .catch(() => 0),
+    ),
+  );
 
-  const unrouted = await db
-    .select({ id: events.id })
-    .from(events)
-    .where(and(isNull(events.routedAt), lt(events.receivedAt, stalledBefore)))
-    .limit(500);
-  if (unrouted.length > 0)
-    await sendInboxBatch(
-      env,
-      unrouted.map((e) => e.id),
-    );
-
-  const quiet = await db
-    .select({ dispatchId: dispatches.dispatchId, bindingKey: dispatches.bindingKey })
-    .from(dispatches)
-    .where(
-      and(
-        inArray(dispatches.status, ["admitted", "retry_scheduled"]),
-        lt(dispatches.updatedAt, stalledBefore),
-        or(isNull(dispatches.nextAttemptAt), lt(dispatches.nextAttemptAt, stalledBefore)),
-      ),
-    )
-    .limit(500);
-  await Promise.all(quiet.map((d) => env.BINDING_GATE.getByName(d.bindingKey).rearm(d.dispatchId)));
-
-  const draining = await db
+  const draining = await drizzle(env.DB)
     .select({ bindingKey: bindingVersions.bindingKey })
     .from(bindingVersions)
     .where(eq(bindingVersions.state, "draining"));
-  let terminated = 0;
-  for (const v of draining) if (await terminateIfDrained(env.DB, v.bindingKey, now)) terminated++;
+  const drained = await Promise.all(
+    draining.map((v) =>
+      env.BINDING_GATE.getByName(v.bindingKey)
+        .drain(v.bindingKey)
+        .catch(() => ({ live: -1 })),
+    ),
+  );
 
-  const retentionDays = Number(env.RECORDS_RETENTION_DAYS) > 0 ? Number(env.RECORDS_RETENTION_DAYS) : 7;
-  const cutoff = iso(now - retentionDays * 86_400_000);
+  const cutoff = iso(now - retentionMs(env));
+  const purgedClaims = await purgeClaims(env, now);
   const purgedRecords = await purgeExpiredRecords(env.DB, cutoff);
-  await db.delete(dedupeClaims).where(lt(dedupeClaims.expiresAt, now));
   const purgedJobs = await purgeAckedJobs(env.DB, cutoff);
-
+  const purgedLegacy = await purgeLegacyHistory(env.DB, cutoff);
   return {
-    requeued: unrouted.length,
-    rearmed: quiet.length,
-    terminated,
+    unrouted: unrouted.reduce((a, b) => a + b, 0),
+    draining: drained.filter((d) => d.live > 0).length,
+    purged_claims: purgedClaims,
     purged_records: purgedRecords,
     purged_jobs: purgedJobs,
+    purged_legacy: purgedLegacy,
   };
 }

@@ -15,6 +15,7 @@
 import type { HandlerResult } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
 import type { ParsedHandler } from "../contracts/handler-uri";
+import { deadline as deadlineOf } from "../lib/deadline";
 import {
   type A2aTarget,
   agentCardUrls,
@@ -67,7 +68,8 @@ export async function runA2aAttempt(
   target: A2aTarget,
   signal?: AbortSignal,
 ): Promise<HandlerResult> {
-  const deadline = AbortSignal.timeout(ctx.timeout_ms);
+  const limit = deadlineOf(ctx.timeout_ms);
+  const deadline = limit.signal;
   const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
   const interrupted = (): HandlerResult | null => interruptedResult(deadline, ctx.timeout_ms, signal);
 
@@ -137,6 +139,8 @@ export async function runA2aAttempt(
         retry_after_ms: null,
       }
     );
+  } finally {
+    limit.clear();
   }
 }
 
@@ -161,7 +165,8 @@ async function discoverAgentCard(
   const schemes = discoverySchemes(allowCleartext);
   for (const [index, scheme] of schemes.entries()) {
     const budgetMs = Math.max(1, Math.floor(timeoutMs / 4));
-    const budget = index < schemes.length - 1 ? AbortSignal.timeout(budgetMs) : null;
+    const budgetLimit = index < schemes.length - 1 ? deadlineOf(budgetMs) : null;
+    const budget = budgetLimit?.signal ?? null;
     const passSignal = budget ? AbortSignal.any([signal, budget]) : signal;
     let answered = false;
     for (const url of agentCardUrls(target, scheme)) {
@@ -189,10 +194,14 @@ async function discoverAgentCard(
         break;
       }
       answered = true;
-      if (response.status >= 200 && response.status <= 299) return readCard(url, text);
+      if (response.status >= 200 && response.status <= 299) {
+        budgetLimit?.clear();
+        return readCard(url, text);
+      }
       failures.push(`GET ${url.href} returned HTTP ${response.status}`);
       lastStatus = response.status;
     }
+    budgetLimit?.clear();
     if (answered) break;
   }
   const hint =

@@ -4,6 +4,7 @@
  */
 import type { HandlerResult } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
+import { deadline } from "../lib/deadline";
 import { type AttemptContext, dispatchEnvelope, outboundHeaders } from "./envelope";
 import { classifyHttpResponse, readBodyText } from "./http-response";
 
@@ -42,7 +43,8 @@ export async function postEnvelope(
 ): Promise<HandlerResult> {
   const body = JSON.stringify(dispatchEnvelope(ctx, event));
   const headers = await outboundHeaders(ctx, body, now());
-  const timeout = AbortSignal.timeout(ctx.timeout_ms);
+  const limit = deadline(ctx.timeout_ms);
+  const timeout = limit.signal;
   const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
   try {
     const response = await doFetch(
@@ -55,5 +57,7 @@ export async function postEnvelope(
     if (interrupted) return interrupted;
     const message = error instanceof Error ? error.message : String(error);
     return { kind: "retryable", error: `network error: ${message}`, cause: { kind: "network" }, retry_after_ms: null };
+  } finally {
+    limit.clear();
   }
 }

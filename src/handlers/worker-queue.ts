@@ -21,6 +21,7 @@ import {
   releaseLease,
   type WorkerJobRow,
 } from "../db/worker-jobs-repo";
+import { deadline as deadlineOf } from "../lib/deadline";
 import { iso } from "../lib/time";
 import { type AttemptContext, outboundHeaders } from "./envelope";
 import { readBodyText } from "./http-response";
@@ -145,7 +146,8 @@ async function deliver(
   const headers = await outboundHeaders(ctx, body, h.now());
   headers.set("x-switchyard-queue", lease.queue);
   headers.set("x-switchyard-job-id", lease.jobId);
-  const timeout = AbortSignal.timeout(ctx.timeout_ms);
+  const limit = deadlineOf(ctx.timeout_ms);
+  const timeout = limit.signal;
   const signal = h.signal ? AbortSignal.any([timeout, h.signal]) : timeout;
   try {
     const response = await fetcher.fetch(
@@ -164,6 +166,8 @@ async function deliver(
   } catch (error) {
     if (timeout.aborted) return { ok: false, error: `push timed out after ${ctx.timeout_ms}ms` };
     return { ok: false, error: `push failed: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    limit.clear();
   }
 }
 

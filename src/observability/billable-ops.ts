@@ -8,17 +8,18 @@
  *   `raw()` return no meta, so the counter sits at the binding's transport (the fetcher under the
  *   `D1Database` wrapper of workerd) where every statement's meta passes; if that is not found,
  *   D1 is left uncounted and `d1_counted` says so.
- * - Queues (`INBOX_QUEUE`, `DISPATCH_QUEUE`): message writes on send/sendBatch; reads and deletes
- *   in the consumer (every delivery is a read, every message not retried is deleted). Each counts
- *   once per started 64 KB of body, as Cloudflare bills.
  * - Durable Object namespaces: every RPC call or fetch on a stub is one request; alarm invocations
  *   are counted by the object (`countDurableObjectOps` in its constructor), and so are the rows its
  *   SQLite storage writes and reads (`ctx.storage.sql.exec` cursors' `rowsWritten`/`rowsRead`, which
- *   SQLite-backed Durable Objects are billed for like D1 rows). Rows read are taken when a statement
- *   is executed, so rows a cursor reads while it is iterated later are missed (a lower bound).
+ *   SQLite-backed Durable Objects are billed for like D1 rows) and its active time (duration: from a
+ *   request, an alarm or a `waitUntil` task starting until none is left). Rows read are taken when a
+ *   statement is executed, so rows a cursor reads while it is iterated later are missed (a lower
+ *   bound).
+ * - No queue is on the event path any more; the queue fields stay in the report (always 0) so reports
+ *   of earlier builds compare.
  *
  * Counters are per isolate and grouped by origin: `intake` (/hooks), `publish` (POST /v1/events),
- * `api` (other routes), `queue:<name>`, `scheduled`, and each Durable Object class. Under
+ * `api` (other routes), `scheduled`, and each Durable Object class. Under
  * `wrangler dev` the Worker and its Durable Objects share one isolate, so `GET /v1/billable-ops`
  * (admin token; DELETE resets) returns everything. Deployed, each isolate only sees its own share.
  */
@@ -37,6 +38,8 @@ export interface OpCounts {
   /** Rows written and read by Durable Object SQLite storage (billed like D1 rows). */
   do_sql_rows_written: number;
   do_sql_rows_read: number;
+  /** Wall-clock time Durable Objects of this origin were active (a request, an alarm or I/O they wait on). */
+  do_duration_ms: number;
   /** DO requests by `<NAMESPACE>.<method>`. */
   do_calls: Record<string, number>;
   /** D1 statements by kind and table (`insert records`, `select events`, …). */
@@ -52,12 +55,15 @@ export interface BillableOpsReport {
 type Flagged = { BILLABLE_OPS_COUNTING?: string };
 
 const D1_BINDINGS = ["DB"] as const satisfies ReadonlyArray<keyof Env>;
-const QUEUE_BINDINGS = ["INBOX_QUEUE", "DISPATCH_QUEUE"] as const satisfies ReadonlyArray<keyof Env>;
-const DO_BINDINGS = ["BINDING_GATE", "INTAKE_LIMITER", "DESTINATION", "TRUST_LEDGER"] as const satisfies ReadonlyArray<
-  keyof Env
->;
+const DO_BINDINGS = [
+  "BINDING_GATE",
+  "INTAKE_LIMITER",
+  "DESTINATION",
+  "TRUST_LEDGER",
+  "EVENT_LOG",
+  "DISPATCH_HISTORY",
+] as const satisfies ReadonlyArray<keyof Env>;
 
-const QUEUE_UNIT_BYTES = 64 * 1024;
 export const BILLABLE_OPS_PATH = "/v1/billable-ops";
 
 const origins = new Map<string, OpCounts>();
@@ -81,6 +87,7 @@ function zeroCounts(): OpCounts {
     do_alarms: 0,
     do_sql_rows_written: 0,
     do_sql_rows_read: 0,
+    do_duration_ms: 0,
     do_calls: {},
     d1_statements: {},
   };
@@ -104,15 +111,6 @@ export function billableOpsReport(): BillableOpsReport {
 export function resetBillableOps(): void {
   for (const counts of origins.values()) Object.assign(counts, zeroCounts());
   since = new Date().toISOString();
-}
-
-/** Billed queue operations for one message: one per started 64 KB of its serialised body. */
-export function queueUnits(body: unknown): number {
-  let bytes: number;
-  if (typeof body === "string") bytes = new TextEncoder().encode(body).byteLength;
-  else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) bytes = body.byteLength;
-  else bytes = new TextEncoder().encode(JSON.stringify(body) ?? "").byteLength;
-  return Math.max(1, Math.ceil(bytes / QUEUE_UNIT_BYTES));
 }
 
 // ---- D1 --------------------------------------------------------------------------------------
@@ -222,101 +220,6 @@ function countingD1(db: D1Database, counts: OpCounts): D1Database {
   return wrapped as unknown as D1Database;
 }
 
-// ---- Queues ----------------------------------------------------------------------------------
-
-function countingQueue<Q extends Queue>(queue: Q, counts: OpCounts): Q {
-  return new Proxy(queue, {
-    get(target, prop) {
-      if (prop === "send") {
-        return (body: unknown, options?: QueueSendOptions) => {
-          counts.queue_writes += queueUnits(body);
-          return target.send(body, options);
-        };
-      }
-      if (prop === "sendBatch") {
-        return (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
-          const list = [...messages];
-          for (const m of list) counts.queue_writes += queueUnits(m.body);
-          return target.sendBatch(list, options);
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
-type Settled = "open" | "acked" | "retried";
-
-/**
- * Counts a consumer invocation: every delivered message is a read; after the handler, a message is
- * deleted unless it was retried (explicitly, or implicitly because the handler threw).
- */
-async function countingConsumer(
-  batch: MessageBatch<unknown>,
-  counts: OpCounts,
-  run: (batch: MessageBatch<unknown>) => Promise<void>,
-): Promise<void> {
-  const state = new Map<Message<unknown>, Settled>();
-  const units = new Map<Message<unknown>, number>();
-  const messages = batch.messages.map((message) => {
-    state.set(message, "open");
-    const n = queueUnits(message.body);
-    units.set(message, n);
-    counts.queue_reads += n;
-    return new Proxy(message, {
-      get(target, prop) {
-        if (prop === "ack") {
-          return () => {
-            state.set(target, "acked");
-            target.ack();
-          };
-        }
-        if (prop === "retry") {
-          return (options?: QueueRetryOptions) => {
-            state.set(target, "retried");
-            target.retry(options);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-  });
-  const settleAll = (to: Settled) => {
-    for (const m of batch.messages) if (state.get(m) === "open") state.set(m, to);
-  };
-  const wrapped = new Proxy(batch, {
-    get(target, prop) {
-      if (prop === "messages") return messages;
-      if (prop === "ackAll") {
-        return () => {
-          settleAll("acked");
-          target.ackAll();
-        };
-      }
-      if (prop === "retryAll") {
-        return (options?: QueueRetryOptions) => {
-          settleAll("retried");
-          target.retryAll(options);
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  let failed = false;
-  try {
-    await run(wrapped);
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    settleAll(failed ? "retried" : "acked");
-    for (const m of batch.messages) if (state.get(m) === "acked") counts.queue_deletes += units.get(m) ?? 1;
-  }
-}
-
 // ---- Durable Objects ---------------------------------------------------------------------------
 
 function countingStub<S extends object>(stub: S, namespace: string, counts: OpCounts): S {
@@ -356,14 +259,13 @@ function countingNamespace<N extends DurableObjectNamespace>(ns: N, name: string
 
 // ---- hooks -------------------------------------------------------------------------------------
 
-/** `env` with its D1, queue and Durable Object bindings counted under `origin` (always wraps). */
+/** `env` with its D1 and Durable Object bindings counted under `origin` (always wraps). */
 export function countBillableOps<E extends object>(env: E, origin: string): E {
   const counts = countsFor(origin);
   const cache = new Map<PropertyKey, unknown>();
   const wrap = (prop: PropertyKey, value: unknown): unknown => {
     if (!value || typeof value !== "object") return value;
     if ((D1_BINDINGS as readonly PropertyKey[]).includes(prop)) return countingD1(value as D1Database, counts);
-    if ((QUEUE_BINDINGS as readonly PropertyKey[]).includes(prop)) return countingQueue(value as Queue, counts);
     if ((DO_BINDINGS as readonly PropertyKey[]).includes(prop)) {
       return countingNamespace(value as DurableObjectNamespace, String(prop), counts);
     }
@@ -409,10 +311,10 @@ async function reportRoute(request: Request, env: Env): Promise<Response> {
 
 /**
  * The Worker's handlers with every invocation counted (when enabled): `fetch` by route group (and
- * `GET|DELETE /v1/billable-ops`), `queue` per queue name, `scheduled`.
+ * `GET|DELETE /v1/billable-ops`), and `scheduled`.
  */
 export function withBillableOps<H extends ExportedHandler<Env>>(handler: H): H {
-  const { fetch, queue, scheduled } = handler;
+  const { fetch, scheduled } = handler;
   const counted: ExportedHandler<Env> = {
     ...handler,
     ...(fetch && {
@@ -423,18 +325,6 @@ export function withBillableOps<H extends ExportedHandler<Env>>(handler: H): H {
         const origin = originOfRequest(request.method, url.pathname);
         countsFor(origin).invocations += 1;
         return fetch.call(handler, request, countBillableOps(env, origin), ctx);
-      },
-    }),
-    ...(queue && {
-      async queue(batch, env, ctx) {
-        if (!billableOpsEnabled(env)) return queue.call(handler, batch, env, ctx);
-        const origin = `queue:${batch.queue}`;
-        const counts = countsFor(origin);
-        counts.invocations += 1;
-        const counted = countBillableOps(env, origin);
-        return countingConsumer(batch, counts, async (b) => {
-          await queue.call(handler, b, counted, ctx);
-        });
       },
     }),
     ...(scheduled && {
@@ -466,9 +356,67 @@ function countSqlStorage(sql: SqlStorage, counts: OpCounts): void {
 }
 
 /**
+ * Active time of one Durable Object instance: from the moment it starts work (an RPC method, the
+ * alarm, a background task handed to `waitUntil`) until no work is left. Cloudflare bills duration
+ * for exactly this (an object that is only waiting to be evicted is not billed).
+ */
+class DurationMeter {
+  private active = 0;
+  private since = 0;
+
+  constructor(private readonly counts: OpCounts) {}
+
+  enter(): void {
+    if (this.active++ === 0) this.since = Date.now();
+  }
+
+  exit(): void {
+    if (--this.active === 0) this.counts.do_duration_ms += Math.max(0, Date.now() - this.since);
+  }
+
+  /** Runs `work` (sync or async) as active time. */
+  around<T>(work: () => T): T {
+    this.enter();
+    let result: T;
+    try {
+      result = work();
+    } catch (error) {
+      this.exit();
+      throw error;
+    }
+    if (result && typeof (result as { then?: unknown }).then === "function") {
+      return (result as unknown as Promise<unknown>).finally(() => this.exit()) as T;
+    }
+    this.exit();
+    return result;
+  }
+}
+
+const meters = new WeakMap<object, DurationMeter>();
+const meteredPrototypes = new WeakSet<object>();
+
+/** Wraps the methods of a Durable Object class once, so every call on a metered instance is active time. */
+function meterPrototype(proto: object): void {
+  if (meteredPrototypes.has(proto)) return;
+  meteredPrototypes.add(proto);
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const desc = Object.getOwnPropertyDescriptor(proto, name);
+    if (name === "constructor" || !desc || typeof desc.value !== "function") continue;
+    const fn = desc.value as (...a: unknown[]) => unknown;
+    Object.defineProperty(proto, name, {
+      ...desc,
+      value: function (this: object, ...args: unknown[]) {
+        const meter = meters.get(this);
+        return meter ? meter.around(() => fn.apply(this, args)) : fn.apply(this, args);
+      },
+    });
+  }
+}
+
+/**
  * Constructor hook for a Durable Object (after `super`, before it keeps `ctx.storage.sql`): counts
- * what it does through `this.env` under its class name, each alarm invocation (a billed DO request)
- * and the rows its SQLite storage writes.
+ * what it does through `this.env` under its class name, each alarm invocation (a billed DO request),
+ * the rows its SQLite storage writes, and its active time (duration).
  */
 export function countDurableObjectOps(object: object, origin: string): void {
   const holder = object as {
@@ -480,6 +428,22 @@ export function countDurableObjectOps(object: object, origin: string): void {
   const counts = countsFor(origin);
   const sql = holder.ctx?.storage?.sql;
   if (sql) countSqlStorage(sql, counts);
+  const meter = new DurationMeter(counts);
+  meters.set(object, meter);
+  meterPrototype(Object.getPrototypeOf(object) as object);
+  const ctx = holder.ctx as { waitUntil?: (p: Promise<unknown>) => void } | undefined;
+  const waitUntil = ctx?.waitUntil?.bind(ctx);
+  if (ctx && waitUntil) {
+    try {
+      Object.defineProperty(ctx, "waitUntil", {
+        value: (p: Promise<unknown>) => waitUntil(meter.around(() => p)),
+        writable: true,
+        configurable: true,
+      });
+    } catch {
+      // A runtime whose state object cannot be extended: background work goes unmetered.
+    }
+  }
   Object.defineProperty(object, "env", {
     value: countBillableOps(holder.env as object, origin),
     writable: true,
@@ -490,7 +454,7 @@ export function countDurableObjectOps(object: object, origin: string): void {
     Object.defineProperty(object, "alarm", {
       value: (info?: AlarmInvocationInfo) => {
         counts.do_alarms += 1;
-        return alarm.call(object, info);
+        return meter.around(() => alarm.call(object, info));
       },
       writable: true,
       configurable: true,

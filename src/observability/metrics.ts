@@ -1,35 +1,36 @@
 /**
- * `/metrics` families (SPEC 14), derived from durable state on every scrape: D1 aggregate queries,
- * never per-isolate counters, so values agree across isolates and survive restarts. All reads go
- * in one `batch` (one round trip, one consistent snapshot); each returns a few grouped rows, and
- * histograms are bucketed in SQL so no per-row data leaves D1.
- *
- * Cost: every query is one index or table scan (plus primary-key lookups), growing with the rows
- * kept. None of the tables read here is purged; `records` is (retention), which is why these
- * queries avoid it: a count that drops when retention deletes rows would read as a counter reset.
+ * `/metrics` families (SPEC 14), from durable counters on every scrape, never from per-isolate memory:
+ * finished dispatches, retries and the queue-age and attempt-duration histograms are the totals of
+ * each History window (sealed windows' totals are kept in D1's partition directory, so dropping a
+ * window changes no counter; open windows are asked), accepted events likewise per EventLog window,
+ * open dispatches come from each binding version's gate, DLQ and intake refusals from D1 rows, and
+ * circuit transitions from each Destination's lifetime counters.
  */
 import { knownDestinations } from "../circuit/known-destinations";
 import { TERMINAL_STATUSES } from "../contracts/dispatch";
+import { listPartitions } from "../db/partitions-repo";
+import {
+  BUCKETS,
+  emptyHistogram,
+  emptyTotals,
+  type Histogram,
+  type HistoryTotals,
+  mergeTotals,
+  observe,
+} from "../history/history-totals";
+import { dispatchKeyTime, uuidv7Time } from "../lib/partitions";
 import { API_SOURCE } from "./intake-counters";
 import type { HistogramSeries, MetricFamily, Sample } from "./prometheus";
 import { sumSamples } from "./prometheus";
 
 /**
- * Statuses a dispatch never leaves: their counts only grow, so they form a counter. `waiting` is
- * terminal in SPEC 6 but can still be completed (or re-run after a budget deferral), so it is
- * reported with the live statuses as a gauge.
+ * Statuses a dispatch never leaves: their counts only grow, so they form a counter. `waiting` can
+ * still be completed (or re-run after a budget deferral), so it is reported with the live statuses
+ * as a gauge.
  */
 export const FINAL_DISPATCH_STATUSES: readonly string[] = TERMINAL_STATUSES.filter((s) => s !== "waiting");
 
-/** Histogram bounds in seconds. */
-export const BUCKETS = {
-  /** Accepted → first attempt start: SPEC 17 targets p50 ≤ 20 ms, p99 ≤ 250 ms; holds can last hours. */
-  queueAge: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
-  /** One handler call: fast webhooks up to timeouts. */
-  attemptDuration: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-  /** Accepted → DLQ: retry schedules run from seconds (linear) to days (svix). */
-  dlqAge: [1, 5, 15, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400],
-} as const;
+export { BUCKETS };
 
 /** One `(binding_key, status)` group of `dispatches`, resolved to its trigger and handler kind. */
 export interface DispatchCountRow {
@@ -44,6 +45,11 @@ export interface HistogramRow {
   sum: number;
   /** Cumulative count for each bound, in the order of the bucket list. */
   cumulative: number[];
+}
+
+export function cumulativeOf(h: Histogram): HistogramRow {
+  let running = 0;
+  return { n: h.n, sum: h.sum, cumulative: h.buckets.map((c) => (running += c)) };
 }
 
 export interface CircuitTransitionRow {
@@ -184,99 +190,97 @@ export async function circuitTransitionCounts(env: Env): Promise<CircuitTransiti
 }
 
 /**
- * SQL returning `n`, `sum` (seconds) and one cumulative `b<i>` column per bound, over the whole
- * milliseconds `ms` of `from`. Integer milliseconds keep bucket edges and sums exact.
+ * Totals of every History window (sealed ones from the D1 directory, open ones asked directly), and
+ * retries per binding id (a window belongs to one).
  */
-function histogramSql(bounds: readonly number[], ms: string, from: string): string {
-  // Bounds are constants of this module, never input, so they are inlined rather than bound.
-  const buckets = bounds.map((le, i) => `coalesce(sum(ms <= ${Math.round(le * 1000)}), 0) AS b${i}`).join(", ");
-  return `SELECT count(*) AS n, total(ms) / 1000.0 AS sum, ${buckets} FROM (SELECT ${ms} AS ms ${from})`;
-}
-
-/**
- * Whole milliseconds between two ISO timestamps, clamped at 0 (clocks of different isolates may
- * disagree). julianday() carries ~40 µs of float error at today's dates; the timestamps are whole
- * milliseconds, so rounding makes the difference exact.
- */
-const msBetween = (from: string, to: string) =>
-  `max(0, CAST(round((julianday(${to}) - julianday(${from})) * 86400000.0) AS INTEGER))`;
-
-/** Replays re-dispatch an old event: their clock starts when the replay dispatch was created. */
-const ACCEPTED_AT = "CASE WHEN d.replay_of_event_id IS NULL THEN e.received_at ELSE d.created_at END";
-
-const QUERIES = {
-  // Groups on the (binding_key, status) index; one row lookup per group names its trigger and handler
-  // kind, which are fixed per binding_key (one binding version has one handler).
-  dispatches: `SELECT d.binding_id AS trigger, d.handler_kind AS handler_kind, g.status AS status, g.n AS n
-    FROM (SELECT binding_key, status, count(*) AS n, min(rowid) AS r FROM dispatches GROUP BY binding_key, status) g
-    JOIN dispatches d ON d.rowid = g.r`,
-  retries: `SELECT d.binding_id AS trigger, count(*) AS n
-    FROM attempts a JOIN dispatches d ON d.dispatch_id = a.dispatch_id
-    WHERE a.attempt > 1 GROUP BY d.binding_id`,
-  dlqByReason: "SELECT reason, count(*) AS n FROM dlq_entries GROUP BY reason",
-  dlqPending: "SELECT count(*) AS n FROM dlq_entries WHERE state = 'pending'",
-  intakeAccepted: "SELECT source, count(*) AS n FROM events GROUP BY source",
-  intakeCounters: "SELECT source, outcome, reason, count AS n FROM intake_counters",
-  queueAge: histogramSql(
-    BUCKETS.queueAge,
-    msBetween(ACCEPTED_AT, "a.started_at"),
-    `FROM attempts a JOIN dispatches d ON d.dispatch_id = a.dispatch_id JOIN events e ON e.id = d.event_id
-     WHERE a.attempt = 1`,
-  ),
-  attemptDuration: histogramSql(
-    BUCKETS.attemptDuration,
-    "max(0, duration_ms)",
-    "FROM attempts WHERE duration_ms IS NOT NULL",
-  ),
-  dlqAge: histogramSql(
-    BUCKETS.dlqAge,
-    msBetween(ACCEPTED_AT, "x.created_at"),
-    `FROM dlq_entries x JOIN dispatches d ON d.dispatch_id = x.dispatch_id JOIN events e ON e.id = d.event_id`,
-  ),
-} as const;
-
-type Row = Record<string, unknown>;
-
-function histogramRow(row: Row | undefined, bounds: readonly number[]): HistogramRow {
-  return {
-    n: Number(row?.n ?? 0),
-    sum: Number(row?.sum ?? 0),
-    cumulative: bounds.map((_, i) => Number(row?.[`b${i}`] ?? 0)),
+async function historyTotals(env: Env): Promise<{ total: HistoryTotals; retries: Map<string, number> }> {
+  const windows = await listPartitions(env.DB, "history:");
+  const total = emptyTotals();
+  const retries = new Map<string, number>();
+  const add = (name: string, t: HistoryTotals) => {
+    mergeTotals(total, t);
+    const bindingId = /^history:([^:]+):/.exec(name)?.[1] ?? "";
+    if (t.retries > 0) retries.set(bindingId, (retries.get(bindingId) ?? 0) + t.retries);
   };
+  const open = windows.filter((w) => w.sealed_at === null && w.dropped_at === null);
+  for (const w of windows) if (w.sealed_at !== null && w.totals) add(w.name, JSON.parse(w.totals) as HistoryTotals);
+  const live = await Promise.all(open.map((w) => env.DISPATCH_HISTORY.getByName(w.name).currentTotals()));
+  for (const [i, t] of live.entries()) add(open[i]?.name ?? "", t);
+  return { total, retries };
 }
 
-/** Reads one snapshot of everything `/metrics` reports: one D1 batch, plus the circuit counters. */
+/** Accepted events per source over every EventLog window. */
+async function acceptedTotals(env: Env): Promise<Map<string, number>> {
+  const logs = await listPartitions(env.DB, "events:");
+  const out = new Map<string, number>();
+  const add = (counts: Record<string, number>) => {
+    for (const [source, n] of Object.entries(counts)) out.set(source, (out.get(source) ?? 0) + n);
+  };
+  for (const l of logs) if (l.sealed_at !== null && l.totals) add(JSON.parse(l.totals) as Record<string, number>);
+  const open = logs.filter((l) => l.sealed_at === null && l.dropped_at === null);
+  for (const counts of await Promise.all(open.map((l) => env.EVENT_LOG.getByName(l.name).acceptedCounts())))
+    add(counts);
+  return out;
+}
+
+/** Open dispatches (not final) per version, from each gate that is not terminated. */
+async function openDispatches(env: Env): Promise<DispatchCountRow[]> {
+  const { results } = await env.DB.prepare(
+    "SELECT binding_key, id, spec FROM binding_versions WHERE state != 'terminated'",
+  ).all<{ binding_key: string; id: string; spec: string }>();
+  const snapshots = await Promise.all(results.map((v) => env.BINDING_GATE.getByName(v.binding_key).snapshot()));
+  const rows: DispatchCountRow[] = [];
+  results.forEach((v, i) => {
+    const handler = (JSON.parse(v.spec) as { handler?: string }).handler ?? "";
+    const kind = handler.includes("://") ? (handler.split("://")[0] ?? "unknown") : "unknown";
+    for (const [status, n] of Object.entries(snapshots[i]?.by_status ?? {})) {
+      rows.push({ trigger: v.id, handler_kind: kind, status, n });
+    }
+  });
+  return rows;
+}
+
+/** Reads one snapshot of everything `/metrics` reports. */
 export async function readMetricsSnapshot(env: Env): Promise<MetricsSnapshot> {
   const d1 = env.DB;
-  const names = Object.keys(QUERIES) as (keyof typeof QUERIES)[];
-  const [results, circuitTransitions] = await Promise.all([
-    d1.batch<Row>(names.map((name) => d1.prepare(QUERIES[name]))),
+  const [{ total: history, retries }, accepted, open, circuitTransitions, d1Rows] = await Promise.all([
+    historyTotals(env),
+    acceptedTotals(env),
+    openDispatches(env),
     circuitTransitionCounts(env),
+    d1.batch<Record<string, unknown>>([
+      d1.prepare("SELECT reason, count(*) AS n FROM dlq_entries GROUP BY reason"),
+      d1.prepare("SELECT count(*) AS n FROM dlq_entries WHERE state = 'pending'"),
+      d1.prepare("SELECT source, outcome, reason, count AS n FROM intake_counters"),
+      d1.prepare("SELECT dispatch_id, event_id, created_at FROM dlq_entries"),
+    ]),
   ]);
-  const rows = (name: keyof typeof QUERIES): Row[] => results[names.indexOf(name)]?.results ?? [];
+  const [byReason, pending, intake, dlqRows] = d1Rows.map((r) => r.results ?? []);
+  const finished: DispatchCountRow[] = Object.entries(history.dispatches).map(([key, n]) => {
+    const [bindingKey = "", handlerKind = "", status = ""] = key.split(" ");
+    return { trigger: bindingKey.slice(0, bindingKey.lastIndexOf("@v")), handler_kind: handlerKind, status, n };
+  });
+  const dlqAge = emptyHistogram(BUCKETS.dlqAge);
+  for (const r of dlqRows ?? []) {
+    const dispatchId = String(r.dispatch_id);
+    const from = dispatchId.split("|")[2] ? dispatchKeyTime(dispatchId) : (uuidv7Time(String(r.event_id)) ?? 0);
+    observe(dlqAge, BUCKETS.dlqAge, Math.max(0, Date.parse(String(r.created_at)) - from));
+  }
   return {
-    dispatches: rows("dispatches").map((r) => ({
-      trigger: String(r.trigger),
-      handler_kind: String(r.handler_kind),
-      status: String(r.status),
-      n: Number(r.n),
-    })),
-    retries: rows("retries").map((r) => ({ trigger: String(r.trigger), n: Number(r.n) })),
-    dlqByReason: rows("dlqByReason").map((r) => ({ reason: String(r.reason), n: Number(r.n) })),
-    dlqPending: Number(rows("dlqPending")[0]?.n ?? 0),
-    intakeAccepted: rows("intakeAccepted").map((r) => ({
-      source: r.source === null ? null : String(r.source),
-      n: Number(r.n),
-    })),
-    intakeCounters: rows("intakeCounters").map((r) => ({
+    dispatches: [...finished, ...open],
+    retries: [...retries].map(([trigger, n]) => ({ trigger, n })),
+    dlqByReason: (byReason ?? []).map((r) => ({ reason: String(r.reason), n: Number(r.n) })),
+    dlqPending: Number(pending?.[0]?.n ?? 0),
+    intakeAccepted: [...accepted].map(([source, n]) => ({ source: source === API_SOURCE ? null : source, n })),
+    intakeCounters: (intake ?? []).map((r) => ({
       source: String(r.source),
       outcome: String(r.outcome),
       reason: String(r.reason),
       n: Number(r.n),
     })),
     circuitTransitions,
-    queueAge: histogramRow(rows("queueAge")[0], BUCKETS.queueAge),
-    attemptDuration: histogramRow(rows("attemptDuration")[0], BUCKETS.attemptDuration),
-    dlqAge: histogramRow(rows("dlqAge")[0], BUCKETS.dlqAge),
+    queueAge: cumulativeOf(history.queue_age),
+    attemptDuration: cumulativeOf(history.attempt_duration),
+    dlqAge: cumulativeOf(dlqAge),
   };
 }

@@ -1,22 +1,12 @@
 /**
- * The append-only `records` log (SPEC 14). Every write carries a `record_key` unique per logical
- * record, so a step replayed after a redelivered message or a retried RPC never duplicates it.
+ * Control-plane records kept in D1 (binding lifecycle `state_transition`, SPEC 5.2) and the records
+ * of the earlier storage layout. Per-event records are derived from EventLog and History data
+ * instead (`history/record-queries.ts`). Each write carries a unique `record_key`, so a retried step
+ * never duplicates it.
  */
 import type { Db } from "../db/client";
 import { records } from "../db/schema";
-
-export const TOPICS = {
-  inbox: "trigger.inbox.envelopes",
-  outbox: "trigger.outbox",
-  attempts: "trigger.attempts",
-  dlq: "trigger.dlq",
-  lifecycle: "triggers.lifecycle",
-  cancel: "trigger.cancel.requests",
-  actionGraph: "observability.action_graph",
-  signature: "audit.signature_verify",
-  approvals: "hitl.approvals",
-  trust: "trust_graph",
-} as const;
+import { scopedTopic } from "./topics";
 
 export interface RecordInput {
   key: string;
@@ -29,11 +19,6 @@ export interface RecordInput {
   headers?: Record<string, string>;
   payload: unknown;
   at: string;
-}
-
-/** Tenant-scoped topic names: `tenant.<tenant_id>.<topic>`. */
-export function scopedTopic(topic: string, tenantId: string | null): string {
-  return tenantId ? `tenant.${tenantId}.${topic}` : topic;
 }
 
 export function insertRecord(db: Db, input: RecordInput) {

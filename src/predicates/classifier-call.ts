@@ -8,6 +8,7 @@ import { parseHandlerUri } from "../contracts/handler-uri";
 import { standardWebhookSignature, traceparent } from "../handlers/envelope";
 import { readBodyText } from "../handlers/http-response";
 import { httpTarget } from "../handlers/invoke";
+import { deadline as deadlineOf } from "../lib/deadline";
 import { type ClassifierCall, classifierAnswerSchema } from "./verdict";
 
 export interface ClassifyRequest {
@@ -54,7 +55,8 @@ export async function callClassifier(env: Env, req: ClassifyRequest, now: () => 
   if (req.signing_secret) {
     headers.set("webhook-signature", await standardWebhookSignature(req.signing_secret, id, ts, body));
   }
-  const deadline = AbortSignal.timeout(req.timeout_ms);
+  const limit = deadlineOf(req.timeout_ms);
+  const deadline = limit.signal;
   try {
     const response = await target.fetch(
       new Request(target.url, { method: "POST", headers, body, redirect: "manual", signal: deadline }),
@@ -84,5 +86,7 @@ export async function callClassifier(env: Env, req: ClassifyRequest, now: () => 
     if (deadline.aborted) return { kind: "timeout", latency_ms: elapsed() };
     const message = error instanceof Error ? error.message : String(error);
     return { kind: "error", error: `classifier network error: ${message}`, latency_ms: elapsed() };
+  } finally {
+    limit.clear();
   }
 }

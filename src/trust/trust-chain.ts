@@ -42,11 +42,20 @@ export interface ChainCheck {
   count: number;
   broken_at?: number;
   problem?: string;
+  /** Set when verification started at a checkpoint (older records were dropped by retention). */
+  from_checkpoint?: { seq: number; hash: string };
 }
 
-/** Verifies `records` (oldest first) of one binding id against each other and the ledger's head. */
-export async function verifyChain(records: readonly ChainedRecord[], head: ChainHead | null): Promise<ChainCheck> {
-  let prev = GENESIS_HASH;
+/**
+ * Verifies `records` (oldest first) of one binding id against each other and the ledger's head,
+ * starting from the genesis hash or from `checkpoint`, the hash of the last record retention dropped.
+ */
+export async function verifyChain(
+  records: readonly ChainedRecord[],
+  head: ChainHead | null,
+  checkpoint: { seq: number; hash: string } | null = null,
+): Promise<ChainCheck> {
+  let prev = checkpoint?.hash ?? GENESIS_HASH;
   for (const record of records) {
     if (record.prev_hash !== prev) {
       return {
@@ -77,5 +86,5 @@ export async function verifyChain(records: readonly ChainedRecord[], head: Chain
       };
     }
   }
-  return { valid: true, count: records.length };
+  return { valid: true, count: records.length, ...(checkpoint ? { from_checkpoint: checkpoint } : {}) };
 }

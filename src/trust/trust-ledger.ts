@@ -1,136 +1,141 @@
 /**
- * TrustLedger: one Durable Object per binding id, the single writer of that id's trust chain
- * (SPEC 8). Appends are serialised, so every record links to the one before it; each logical record
- * has a `record_key` and is written once however often it is offered. The object keeps the chain's
- * head (count, hash) in its own storage so verification also notices a truncated tail.
+ * TrustLedger: one Durable Object per binding id, the directory of that id's trust chain (SPEC 8).
+ * The chain itself lives in the History windows of the binding id, each the single writer of its
+ * part; this object hands the chain from one window to the next (the next starts where the previous
+ * ended, which seals the previous), and keeps the checkpoint: the hash and position of the last
+ * record of the newest window retention dropped, where verification starts.
  */
 import { DurableObject } from "cloudflare:workers";
-import { iso } from "../lib/time";
 import { countDurableObjectOps } from "../observability/billable-ops";
-import { type ChainHead, GENESIS_HASH, trustHash } from "./trust-chain";
-import type { TrustRecordRow } from "./trust-view";
+import { GENESIS_HASH } from "./trust-chain";
 
-export interface TrustAppend {
-  record_key: string;
-  binding_id: string;
-  tenant_id: string | null;
-  action: string;
-  outcome: string;
-  tier: string;
-  /** JSON text of the record's metadata object (kept as text so it crosses RPC unchanged). */
-  metadata_json: string;
-  at: number;
+export interface ChainPart {
+  name: string;
+  start: number;
+  first_seq: number;
+  first_prev: string;
+  /** Known once the window is sealed. */
+  tail: string | null;
+  next_seq: number | null;
 }
 
-/** D1 allows 100 bound parameters per statement; keys are looked up in chunks of this size. */
-const KEY_CHUNK = 90;
+export interface Checkpoint {
+  hash: string;
+  seq: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS parts (name TEXT PRIMARY KEY, start INTEGER NOT NULL, first_seq INTEGER NOT NULL,
+  first_prev TEXT NOT NULL, tail TEXT, next_seq INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;`;
 
 export class TrustLedger extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     countDurableObjectOps(this, "TrustLedger");
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL, hash TEXT NOT NULL, last_seq INTEGER)",
-    );
+    this.sql = ctx.storage.sql;
+    // Objects of the earlier layout kept a `head` table; the chain moved to the History windows.
+    this.sql.exec(SCHEMA);
   }
 
-  /**
-   * Appends records in order (records already written are returned as they are). With
-   * `tierOverride`, the binding's effective tier changes in the same D1 batch as the record.
-   */
-  append(items: TrustAppend[], tierOverride?: string): Promise<TrustRecordRow[]> {
-    const run = this.tail.then(() => this.appendNow(items, tierOverride));
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(work);
     this.tail = run.catch(() => {});
     return run;
   }
 
-  async head(): Promise<ChainHead | null> {
-    const row = this.ctx.storage.sql
-      .exec<{ count: number; hash: string; last_seq: number | null }>("SELECT count, hash, last_seq FROM head")
-      .toArray()[0];
-    return row ? { count: row.count, hash: row.hash, last_seq: row.last_seq } : null;
+  private parts(): ChainPart[] {
+    return this.sql.exec("SELECT * FROM parts ORDER BY start, name").toArray() as unknown as ChainPart[];
   }
 
-  private async existing(keys: string[]): Promise<Map<string, TrustRecordRow>> {
-    const found = new Map<string, TrustRecordRow>();
-    for (let i = 0; i < keys.length; i += KEY_CHUNK) {
-      const chunk = keys.slice(i, i + KEY_CHUNK);
-      const { results } = await this.env.DB.prepare(
-        `SELECT * FROM trust_records WHERE record_key IN (${chunk.map(() => "?").join(",")})`,
-      )
-        .bind(...chunk)
-        .all<TrustRecordRow>();
-      for (const row of results) found.set(row.record_key, row);
-    }
-    return found;
+  private meta(key: string): string | null {
+    return this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", key).toArray()[0]?.v ?? null;
   }
 
-  private async appendNow(items: TrustAppend[], tierOverride?: string): Promise<TrustRecordRow[]> {
-    if (items.length === 0) return [];
-    const bindingId = items[0]?.binding_id ?? "";
-    const db = this.env.DB;
-    const known = await this.existing(items.map((i) => i.record_key));
-    const last = await db
-      .prepare("SELECT hash FROM trust_records WHERE binding_id = ? ORDER BY seq DESC LIMIT 1")
-      .bind(bindingId)
-      .first<{ hash: string }>();
-    let prev = last?.hash ?? GENESIS_HASH;
-    const statements: D1PreparedStatement[] = [];
-    const fresh: TrustAppend[] = [];
-    for (const item of items) {
-      if (known.has(item.record_key) || fresh.some((f) => f.record_key === item.record_key)) continue;
-      const content = { ...item, metadata: JSON.parse(item.metadata_json) as unknown, at: iso(item.at) };
-      const hash = await trustHash(content, prev);
-      statements.push(
-        db
-          .prepare(
-            `INSERT INTO trust_records (record_key, binding_id, tenant_id, action, outcome, tier, metadata, prev_hash, hash, at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-          )
-          .bind(
-            item.record_key,
-            bindingId,
-            item.tenant_id,
-            item.action,
-            item.outcome,
-            item.tier,
-            JSON.stringify(content.metadata),
-            prev,
-            hash,
-            content.at,
-          ),
-      );
-      fresh.push(item);
-      prev = hash;
-    }
-    if (tierOverride !== undefined && statements.length > 0) {
-      statements.push(
-        db
-          .prepare("UPDATE binding_controls SET tier_override = ?, updated_at = ? WHERE id = ?")
-          .bind(tierOverride, iso(Date.now()), bindingId),
-      );
-    }
-    const written = new Map<string, TrustRecordRow>();
-    if (statements.length > 0) {
-      const results = await db.batch<TrustRecordRow>(statements);
-      for (const result of results) {
-        const row = result.results?.[0];
-        if (row && "record_key" in row) written.set(row.record_key, row);
+  private setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", key, value);
+  }
+
+  checkpointOf(): Checkpoint | null {
+    const text = this.meta("checkpoint");
+    return text ? (JSON.parse(text) as Checkpoint) : null;
+  }
+
+  /**
+   * A History window starts its part of the chain. It continues from the newest window (sealing it
+   * first) unless that one is newer than the caller, which then appends there instead.
+   */
+  open(name: string, start: number): Promise<{ first_seq: number; first_prev: string } | { moved_to: string }> {
+    return this.serially(async () => {
+      const parts = this.parts();
+      const mine = parts.find((p) => p.name === name);
+      if (mine) return { first_seq: mine.first_seq, first_prev: mine.first_prev };
+      const newest = parts.at(-1);
+      if (newest && newest.start > start) return { moved_to: newest.name };
+      const start_ = this.checkpointOf() ?? (parts.length === 0 ? await this.legacyTail() : null);
+      let first_seq = (start_?.seq ?? 0) + 1;
+      let first_prev = start_?.hash ?? GENESIS_HASH;
+      if (newest) {
+        let tail = newest.tail;
+        let next = newest.next_seq;
+        if (tail === null || next === null) {
+          const sealed = await this.env.DISPATCH_HISTORY.getByName(newest.name).seal();
+          tail = sealed.tail;
+          next = sealed.next_seq;
+          this.sql.exec("UPDATE parts SET tail = ?, next_seq = ? WHERE name = ?", tail, next, newest.name);
+        }
+        first_seq = next;
+        first_prev = tail;
       }
-      const count = (await this.head())?.count ?? 0;
-      const lastRow = [...written.values()].at(-1);
-      this.ctx.storage.sql.exec(
-        "INSERT INTO head (id, count, hash, last_seq) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET count = excluded.count, hash = excluded.hash, last_seq = excluded.last_seq",
-        count + written.size,
-        prev,
-        lastRow?.seq ?? null,
+      this.sql.exec(
+        "INSERT INTO parts (name, start, first_seq, first_prev) VALUES (?, ?, ?, ?)",
+        name,
+        start,
+        first_seq,
+        first_prev,
       );
-    }
-    return items.flatMap((item) => {
-      const row = written.get(item.record_key) ?? known.get(item.record_key);
-      return row ? [row] : [];
+      return { first_seq, first_prev };
     });
+  }
+
+  /** Where a chain of the earlier layout (records in D1) ends: the new windows continue it. */
+  private async legacyTail(): Promise<Checkpoint | null> {
+    const name = this.ctx.id.name ?? "";
+    const row = await this.env.DB.prepare(
+      "SELECT (SELECT hash FROM trust_records WHERE binding_id = ?1 ORDER BY seq DESC LIMIT 1) AS hash, (SELECT COUNT(*) FROM trust_records WHERE binding_id = ?1) AS n",
+    )
+      .bind(name)
+      .first<{ hash: string | null; n: number }>();
+    return row?.hash ? { hash: row.hash, seq: row.n } : null;
+  }
+
+  /** The window new records go to: the newest one. */
+  async current(): Promise<string> {
+    return this.parts().at(-1)?.name ?? "";
+  }
+
+  /** A window sealed itself after its time was up. */
+  sealed(name: string, tail: string, nextSeq: number): Promise<void> {
+    return this.serially(async () => {
+      this.sql.exec("UPDATE parts SET tail = ?, next_seq = ? WHERE name = ?", tail, nextSeq, name);
+    });
+  }
+
+  /** Retention dropped a window: its last record becomes the checkpoint when it is the newest dropped. */
+  dropped(name: string, tail: string, lastSeq: number): Promise<void> {
+    return this.serially(async () => {
+      const cp = this.checkpointOf();
+      if (lastSeq > 0 && (!cp || lastSeq > cp.seq))
+        this.setMeta("checkpoint", JSON.stringify({ hash: tail, seq: lastSeq }));
+      this.sql.exec("DELETE FROM parts WHERE name = ?", name);
+    });
+  }
+
+  /** The chain's windows oldest first, and where verification starts. */
+  async chain(): Promise<{ parts: ChainPart[]; checkpoint: Checkpoint | null }> {
+    return { parts: this.parts(), checkpoint: this.checkpointOf() };
   }
 }

@@ -83,7 +83,7 @@ export function checkAnswer(req: FuzzRequest, res: FuzzResponse, options: { allo
 
 // ---- D1 snapshots ----
 
-/** Append-mostly tables, compared by count and highest rowid; every other table is compared row by row. */
+/** Append-mostly tables, compared by count; every other table is compared row by row. */
 const LOG_TABLES = new Set(["events", "dedupe_claims", "attempts", "records", "trust_records", "predicate_verdicts"]);
 /** Written on purpose for rejected requests (rejection counters), or not the application's. */
 const IGNORED_TABLES = new Set(["intake_counters", "d1_migrations"]);
@@ -110,9 +110,8 @@ export async function snapshot(): Promise<Snapshot> {
   const results = await env.DB.batch(
     names.map((t) =>
       env.DB.prepare(
-        LOG_TABLES.has(t)
-          ? `SELECT count(*) AS n, max(rowid) AS last FROM "${t}"`
-          : `SELECT * FROM "${t}" ORDER BY rowid`,
+        // WITHOUT ROWID tables (dedupe claims, the partition directory) have no rowid: order by column 1.
+        LOG_TABLES.has(t) ? `SELECT count(*) AS n FROM "${t}"` : `SELECT * FROM "${t}" ORDER BY 1`,
       ),
     ),
   );
@@ -133,8 +132,8 @@ export function changedTables(before: Snapshot, after: Snapshot): string[] {
 }
 
 /**
- * Waits until background work (queue consumers, gate outboxes, drains) has stopped changing D1:
- * no dispatch in a live status and two equal snapshots in a row.
+ * Waits until background work (gate attempts, History appends, drains) has stopped changing D1: no
+ * dispatch in flight at any gate and two equal snapshots in a row.
  */
 export async function settle(timeoutMs = 20_000): Promise<Snapshot> {
   const deadline = Date.now() + timeoutMs;
@@ -143,9 +142,8 @@ export async function settle(timeoutMs = 20_000): Promise<Snapshot> {
     await new Promise((r) => setTimeout(r, 150));
     const current = await snapshot();
     const text = JSON.stringify(current);
-    const live = (current.dispatches as { status: string }[]).some((d) =>
-      ["pending", "admitted", "running", "retry_scheduled"].includes(d.status),
-    );
+    const stats = await send({ method: "GET", path: "/v1/stats?limit=500", headers: ADMIN });
+    const live = ((stats.json as { in_flight?: number } | undefined)?.in_flight ?? 0) > 0;
     if (text === previous && !live) return current;
     if (Date.now() > deadline) throw new Error("background work did not settle");
     previous = text;

@@ -87,6 +87,8 @@ export interface Tally {
   unreached: number;
   /** Calls that reached the handler but whose connection was lost before the answer was read. */
   networkErrors: number;
+  /** Attempts that died with their gate (evicted mid-call): the call was cut, the lease settled it. */
+  lostWithGate: number;
 }
 
 const isTimeout = (row: AttemptRow, timeoutMs: number) =>
@@ -94,6 +96,9 @@ const isTimeout = (row: AttemptRow, timeoutMs: number) =>
 /** A connection failure (e.g. a pooled keep-alive connection the handler's server had just closed). */
 const isNetworkError = (row: AttemptRow) =>
   row.outcome === "failed" && row.status_code === null && (row.error_msg ?? "").startsWith("network error:");
+/** The gate running the attempt was evicted mid-call: nobody read the answer, the lease settled it. */
+const isLeaseExpired = (row: AttemptRow) =>
+  row.outcome === "failed" && row.status_code === null && row.error_msg === "attempt outcome unknown: lease expired";
 
 /**
  * Invariants 2 and 3 for one dispatch that ran attempts. What the dispatcher recorded must be what
@@ -153,7 +158,7 @@ function checkAttempts(
     }
     if (!call) {
       // The request never reached the handler: only a deadline or a lost connection explain that.
-      if (isTimeout(row, b.plan.timeout_ms) || isNetworkError(row)) tally.unreached += 1;
+      if (isTimeout(row, b.plan.timeout_ms) || isNetworkError(row) || isLeaseExpired(row)) tally.unreached += 1;
       else v.add(`${id}#${attempt}: no handler call, yet ${seen}`);
       continue;
     }
@@ -171,6 +176,8 @@ function checkAttempts(
       else tally.lateReads += 1;
     } else if (isNetworkError(row)) {
       tally.networkErrors += 1;
+    } else if (isLeaseExpired(row) && call.call.aborted) {
+      tally.lostWithGate += 1;
     } else {
       v.add(`${id}#${attempt}: unexplained outcome: ${detail}`);
     }
@@ -415,7 +422,7 @@ export function checkRun(
   const attemptsOf = new Map<string, AttemptRow[]>();
   for (const a of snap.attempts) attemptsOf.set(a.dispatch_id, [...(attemptsOf.get(a.dispatch_id) ?? []), a]);
   checkIntake(v, events, answers, snap);
-  const tally: Tally = { lateReads: 0, timeouts: 0, slowButRead: 0, unreached: 0, networkErrors: 0 };
+  const tally: Tally = { lateReads: 0, timeouts: 0, slowButRead: 0, unreached: 0, networkErrors: 0, lostWithGate: 0 };
   for (const b of runs) checkBinding(v, tally, b, events, snap, attemptsOf);
   checkCounts(v, runs, answers, source, snap);
   const byStatus: Record<string, Record<string, number>> = {};

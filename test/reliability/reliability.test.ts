@@ -1,21 +1,15 @@
 /**
  * SPEC 6 delivery guarantees and SPEC 17 "zero lost or duplicated terminal outcomes", under load:
  * thousands of events (signed GitHub webhooks and API publishes, with concurrent duplicate
- * deliveries) to three bindings whose handlers fail at random, while dispatch and inbox messages
- * are redelivered and BindingGate objects evicted. Once every dispatch is terminal, the oracle
- * checks each event, dispatch, attempt and handler call, and reconciles the counts of D1, the API,
- * the records log and `/metrics`. Scale and seed: see scale.ts and docs/reliability.md.
+ * deliveries) to three bindings whose handlers fail at random, while dispatches are admitted again,
+ * EventLog windows restart without their routing watermark and BindingGate objects are evicted.
+ * Once every dispatch is terminal, the oracle checks each event, dispatch, attempt and handler call,
+ * and reconciles the stored counts with the API, the records log and `/metrics`. Scale and seed:
+ * see scale.ts and docs/reliability.md.
  */
 import { describe, expect, it } from "vitest";
 import { api, handler, unique } from "../support/api";
-import {
-  emptyFaultCounts,
-  evictGate,
-  injectFaults,
-  type LiveBinding,
-  redeliverDispatches,
-  redeliverInbox,
-} from "./faults";
+import { emptyFaultCounts, evictGate, injectFaults, type LiveBinding, readmit, restartWindow } from "./faults";
 import { checkRun, type RunBinding } from "./oracle";
 import { BINDINGS, NEVER_OPEN_CIRCUIT, OTHERWISE, providerOf, rng, scriptFor, trafficPlan } from "./plan";
 import { scale } from "./scale";
@@ -59,7 +53,7 @@ async function createRun(tag: string) {
   return { source, secret, runs };
 }
 
-/** Polls D1 until every expected dispatch exists and is terminal, or the bound passes. */
+/** Polls the stored state until every expected dispatch exists and is terminal, or the bound passes. */
 async function settle(expectedEvents: number, expectedDispatches: number, boundMs: number): Promise<boolean> {
   const deadline = Date.now() + boundMs;
   let lastLog = 0;
@@ -108,11 +102,11 @@ describe("reliability under redelivery, eviction and handler faults", () => {
       await faultLoop;
       const settledMs = Date.now() - started;
 
-      // After the end: a burst of redelivered messages and every gate evicted; nothing may change.
+      // After the end: a burst of re-admits, the window restarted and every gate evicted; nothing may change.
       if (ok && run.faults) {
         const r = rng(run.seed + 7);
-        for (let i = 0; i < 30; i++) await redeliverDispatches(r, live, faults);
-        for (let i = 0; i < 20; i++) await redeliverInbox(r, acceptedIds(), faults);
+        for (let i = 0; i < 30; i++) await readmit(r, acceptedIds(), faults);
+        await restartWindow(faults);
         for (const key of live.keys()) await evictGate(key, faults);
         await sleep(1_500);
       }

@@ -1,9 +1,14 @@
 /**
- * Everything the oracle compares, read once the run has settled: D1 rows (the system of record),
- * the handler server's recorded calls, the API's own lists, and the `/metrics` text.
+ * Everything the oracle compares, read once the run has settled: the stored state (every EventLog
+ * window's events, every History window's dispatches and the gates' live ones, DLQ rows in D1), the
+ * handler server's recorded calls, the API's own lists, and the `/metrics` text.
  */
 import { env, exports } from "cloudflare:workers";
+import type { DispatchDoc } from "../../src/contracts/dispatch-doc";
+import { recordsOf, viewOf } from "../../src/dispatch/dispatch-view";
+import { eventLogReads, gateReads, historyReads } from "../../src/history/stubs";
 import { api, BASE, handler } from "../support/api";
+import { partitionNames } from "../support/storage";
 import { type ParsedSample, parseExposition } from "../unit/observability/exposition-grammar";
 
 export interface EventRow {
@@ -84,6 +89,29 @@ async function all<T>(sql: string): Promise<T[]> {
   return (await env.DB.prepare(sql).all<T>()).results;
 }
 
+async function storedEvents(): Promise<EventRow[]> {
+  const out: EventRow[] = [];
+  for (const name of await partitionNames("events:")) {
+    for (const e of await eventLogReads(env, name).list({ limit: 1_000_000, ascending: true })) {
+      out.push({ id: e.event.id, source: e.source, kind: e.event.kind, dedupe_key: e.event.dedupe_key });
+    }
+  }
+  return out;
+}
+
+/** Every dispatch: finished ones from History windows, the rest from their gates. */
+async function storedDispatches(): Promise<DispatchDoc[]> {
+  const docs = new Map<string, DispatchDoc>();
+  const keys = await all<{ binding_key: string }>("SELECT binding_key FROM binding_versions");
+  for (const { binding_key } of keys) {
+    for (const doc of await gateReads(env, binding_key).held()) docs.set(doc.dispatch_id, doc);
+  }
+  for (const name of await partitionNames("history:")) {
+    for (const doc of await historyReads(env, name).docs()) docs.set(doc.dispatch_id, doc);
+  }
+  return [...docs.values()];
+}
+
 /** Every page of an API list. */
 // biome-ignore lint/suspicious/noExplicitAny: list items are plain JSON
 async function pages(path: string): Promise<any[]> {
@@ -114,21 +142,48 @@ export const STATUSES = [
 ];
 
 export async function readSnapshot(bindingKeys: string[], hooks: string[]): Promise<Snapshot> {
-  const [events, dispatches, attempts, dlq, records] = await Promise.all([
-    all<EventRow>("SELECT id, source, kind, dedupe_key FROM events"),
-    all<DispatchRow>(
-      "SELECT dispatch_id, binding_key, binding_id, event_id, status, attempt_count, error, created_at, terminal_at FROM dispatches",
-    ),
-    all<AttemptRow>(
-      "SELECT dispatch_id, attempt, started_at, completed_at, outcome, error_msg, status_code, duration_ms FROM attempts",
-    ),
+  const [events, docs, dlq] = await Promise.all([
+    storedEvents(),
+    storedDispatches(),
     all<DlqRow>("SELECT dispatch_id, binding_key, reason, attempt_count, state FROM dlq_entries"),
-    all<RecordCount>(
-      `SELECT binding_key, topic, kind, count(*) AS n FROM records
-       WHERE binding_key IS NOT NULL AND kind IN (${RECONCILED_KINDS.map((k) => `'${k}'`).join(", ")})
-       GROUP BY binding_key, topic, kind`,
-    ),
   ]);
+  const dispatches: DispatchRow[] = [];
+  const attempts: AttemptRow[] = [];
+  const recordCounts = new Map<string, RecordCount>();
+  for (const doc of docs) {
+    const view = viewOf(doc);
+    dispatches.push({
+      dispatch_id: doc.dispatch_id,
+      binding_key: doc.binding_key,
+      binding_id: doc.binding_id,
+      event_id: doc.event_id,
+      status: view.status,
+      attempt_count: view.attempt_count,
+      error: view.error,
+      created_at: view.created_at,
+      terminal_at: view.terminal_at,
+    });
+    for (const a of view.attempts) {
+      attempts.push({
+        dispatch_id: doc.dispatch_id,
+        attempt: a.attempt,
+        started_at: a.started_at,
+        completed_at: a.completed_at,
+        outcome: a.outcome,
+        error_msg: a.error_msg,
+        status_code: a.status_code ?? null,
+        duration_ms: a.duration_ms,
+      });
+    }
+    for (const r of recordsOf(doc)) {
+      if (!r.binding_key || !RECONCILED_KINDS.includes(r.kind)) continue;
+      const key = `${r.binding_key} ${r.topic} ${r.kind}`;
+      const entry = recordCounts.get(key) ?? { binding_key: r.binding_key, topic: r.topic, kind: r.kind, n: 0 };
+      entry.n += 1;
+      recordCounts.set(key, entry);
+    }
+  }
+  const records = [...recordCounts.values()];
   const calls = new Map<string, HandlerCall[]>();
   for (const hook of hooks) calls.set(hook, (await handler.calls(hook)) as HandlerCall[]);
   const listed = new Map<string, Map<string, string[]>>();
@@ -150,12 +205,11 @@ export async function readSnapshot(bindingKeys: string[], hooks: string[]): Prom
   return { events, dispatches, attempts, dlq, records, calls, listed, dlqListed, metrics };
 }
 
-/** Dispatch counts by status, straight from D1, for progress and the wait. */
+/** Dispatch counts by status, from the stored state, for progress and the wait. */
 export async function dispatchProgress(): Promise<{ total: number; terminal: number; events: number }> {
-  const row = await env.DB.prepare(
-    `SELECT (SELECT count(*) FROM dispatches) AS total,
-            (SELECT count(*) FROM dispatches WHERE status IN ('succeeded','skipped','dlq','failed','cancelled','waiting')) AS terminal,
-            (SELECT count(*) FROM events) AS events`,
-  ).first<{ total: number; terminal: number; events: number }>();
-  return row ?? { total: 0, terminal: 0, events: 0 };
+  const [events, docs] = await Promise.all([storedEvents(), storedDispatches()]);
+  const terminal = docs.filter((d) =>
+    ["succeeded", "skipped", "dlq", "failed", "cancelled", "waiting"].includes(d.status),
+  ).length;
+  return { total: docs.length, terminal, events: events.length };
 }

@@ -8,12 +8,13 @@ import { z } from "zod";
 import type { ApplyResult, BindingVersionView } from "../../bindings/binding-service";
 import type { CircuitItem } from "../../circuit/contract";
 import { bindingSpecSchema } from "../../contracts/binding-spec";
+import type { AttemptView } from "../../contracts/dispatch";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
 import { triggerEventSchema } from "../../contracts/events";
-import type { attemptView, outcomeFromRow } from "../../db/dispatches-repo";
 import type { dlqDetail, dlqSummary } from "../../db/dlq-repo";
+import type { outcomeView } from "../../dispatch/dispatch-view";
 import type { ReplayTarget } from "../../dispatch/replay";
-import type { BindingGate } from "../../flow/binding-gate";
+import type { BindingGate } from "../../gate/binding-gate";
 import { ERROR_STATUS } from "../../lib/errors";
 import type { ActionGraph } from "../../observability/action-graph";
 
@@ -251,8 +252,8 @@ type Out<S extends z.ZodType> = z.output<S>;
 
 /** Fails to compile when a documented response drifts from the type its route returns. */
 export type ResponseShapesMatch = [
-  Assert<Same<Out<typeof dispatchOutcomeSchema>, ReturnType<typeof outcomeFromRow>>>,
-  Assert<Same<Out<typeof attemptSchema>, ReturnType<typeof attemptView>>>,
+  Assert<Same<Out<typeof dispatchOutcomeSchema>, ReturnType<typeof outcomeView>>>,
+  Assert<Same<Out<typeof attemptSchema>, AttemptView>>,
   Assert<Same<Out<typeof bindingVersionSchema>, BindingVersionView>>,
   Assert<Same<Out<typeof applyResultSchema>, ApplyResult>>,
   Assert<Same<Out<typeof replayTargetSchema>, ReplayTarget>>,
@@ -260,5 +261,7 @@ export type ResponseShapesMatch = [
   Assert<Same<Out<typeof dlqDetailSchema>, Awaited<ReturnType<typeof dlqDetail>>>>,
   Assert<Same<Out<typeof actionGraphSchema>, ActionGraph>>,
   Assert<Same<Out<typeof circuitSchema>, CircuitItem>>,
-  Assert<Same<Out<z.ZodObject<typeof gateStateFields>>, Awaited<ReturnType<BindingGate["snapshot"]>>>>,
+  Assert<
+    Same<Out<z.ZodObject<typeof gateStateFields>>, Omit<Awaited<ReturnType<BindingGate["snapshot"]>>, "by_status">>
+  >,
 ];

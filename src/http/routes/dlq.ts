@@ -5,9 +5,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { getVersion } from "../../db/bindings-repo";
 import { type DlqRow, dlqDetail, dlqSummary, getDlq, listDlq } from "../../db/dlq-repo";
-import { getEventRow } from "../../db/events-repo";
 import { dlqEntries } from "../../db/schema";
 import { replayTo } from "../../dispatch/replay";
+import { loadStoredEvent } from "../../history/event-reader";
 import { AppError, notFound } from "../../lib/errors";
 import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
@@ -55,7 +55,7 @@ export const dlqResolveBodySchema = z.strictObject({ reason: z.string().max(1000
 
 /** Replays a DLQ entry's event on the binding version that dead-lettered it. */
 async function replayEntry(env: Env, row: DlqRow, retry: boolean) {
-  const [event, version] = await Promise.all([getEventRow(env.DB, row.eventId), getVersion(env.DB, row.bindingKey)]);
+  const [event, version] = await Promise.all([loadStoredEvent(env, row.eventId), getVersion(env.DB, row.bindingKey)]);
   if (!event || !version)
     throw new AppError("conflict", `DLQ entry ${row.id} refers to an event or binding that no longer exists`);
   return { dlq_id: row.id, ...(await replayTo(env, event, version, { retry, dlqId: row.id })) };
@@ -109,7 +109,7 @@ export function dlqRoutes() {
   app.get("/:id", async (c) => {
     const row = await getDlq(c.env.DB, c.req.param("id"));
     if (!row || !visibleTo(c, row.tenantId)) throw notFound(`DLQ entry '${c.req.param("id")}'`);
-    return c.json(await dlqDetail(c.env.DB, row));
+    return c.json(await dlqDetail(c.env, row));
   });
 
   app.post("/:id/resolve", async (c) => {
@@ -123,7 +123,7 @@ export function dlqRoutes() {
         .where(eq(dlqEntries.id, row.id));
     }
     const updated = await getDlq(c.env.DB, row.id);
-    return c.json(await dlqDetail(c.env.DB, updated ?? row));
+    return c.json(await dlqDetail(c.env, updated ?? row));
   });
   return app;
 }

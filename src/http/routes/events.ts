@@ -1,20 +1,16 @@
 /** `/v1/events`: publish (SPEC 4.7), list newest first, detail with dispatches. */
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema, type TriggerEvent } from "../../contracts/events";
+import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema } from "../../contracts/events";
 import { listVersions } from "../../db/bindings-repo";
-import { dispatchesOfEvent, outcomeFromRow } from "../../db/dispatches-repo";
-import { eventFromRow, getEventRow } from "../../db/events-repo";
-import { events } from "../../db/schema";
-import { acceptAndEnqueue } from "../../intake/enqueue";
+import { outcomeView, viewOf } from "../../dispatch/dispatch-view";
+import { dispatchesOfEvent, listEvents } from "../../history/event-queries";
+import { loadStoredEvent } from "../../history/event-reader";
+import { acceptEvent } from "../../intake/accept";
 import { takeIntakeToken } from "../../intake/intake-limiter";
 import { AppError, notFound } from "../../lib/errors";
-import { newEventId, newTraceId } from "../../lib/ids";
-import { iso } from "../../lib/time";
+import { newTraceId } from "../../lib/ids";
 import { API_SOURCE, countRejections } from "../../observability/intake-counters";
-import { TOPICS } from "../../observability/records";
 import type { AppEnv } from "../app";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
@@ -49,44 +45,35 @@ async function publishOne(
   idempotencyKey: string | null,
   now: number,
 ) {
-  const id = newEventId(now);
-  const dedupeKey = input.dedupe_key ?? idempotencyKey ?? `evt:${id}`;
-  const event: TriggerEvent = {
-    id,
-    provider: input.provider,
-    kind: input.kind,
-    received_at: iso(now),
-    occurred_at: input.occurred_at ?? null,
-    dedupe_key: dedupeKey,
-    trace_id: input.trace_id ?? newTraceId(now),
-    tenant_id: tenant,
-    headers: Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
-    payload: input.payload,
-    signature_status: { state: "unsigned" },
-  };
-  const outcome = await acceptAndEnqueue(
+  const traceId = input.trace_id ?? newTraceId(now);
+  // Without a key of its own a published event is unique: its EventLog names it `evt:<event id>`.
+  const dedupeKey = input.dedupe_key ?? idempotencyKey ?? "";
+  const outcome = await acceptEvent(
     env,
     {
-      event,
+      event: {
+        provider: input.provider,
+        kind: input.kind,
+        occurred_at: input.occurred_at ?? null,
+        dedupe_key: dedupeKey,
+        trace_id: traceId,
+        tenant_id: tenant,
+        headers: Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+        payload: input.payload,
+        signature_status: { state: "unsigned" },
+      },
       source: null,
+      style: null,
       // `api` alone without a tenant: `api:_` would collide with a tenant named "_".
-      dedupeScope: tenant === null ? "api" : `api:${tenant}`,
-      dedupeWindowS: API_DEDUPE_WINDOW_S,
+      dedupe_scope: tenant === null ? "api" : `api:${tenant}`,
+      dedupe_window_s: API_DEDUPE_WINDOW_S,
       target: input.target ? { binding_id: input.target.binding_id, version: input.target.version ?? null } : null,
-      records: [
-        {
-          key: "accepted",
-          topic: TOPICS.inbox,
-          kind: "event_accepted",
-          payload: { source: null, provider: event.provider, kind: event.kind, dedupe_key: dedupeKey },
-        },
-      ],
     },
     now,
   );
   return outcome.status === "duplicate"
     ? { status: "duplicate" as const, event_id: outcome.event_id }
-    : { status: "accepted" as const, event_id: outcome.event_id, trace_id: event.trace_id };
+    : { status: "accepted" as const, event_id: outcome.event_id, trace_id: traceId };
 }
 
 export const listEventsQuerySchema = z.object({
@@ -142,29 +129,21 @@ export function eventRoutes() {
   app.get("/", async (c) => {
     const q = parseQuery(c, listEventsQuerySchema);
     const cursor = decodeCursor(q.cursor, 1);
-    const conditions: SQL[] = [];
-    if (q.provider) conditions.push(eq(events.provider, q.provider));
-    if (q.kind) conditions.push(eq(events.kind, q.kind));
-    if (q.source) conditions.push(eq(events.source, q.source));
-    if (q.trace_id) conditions.push(eq(events.traceId, q.trace_id));
-    if (cursor) conditions.push(lt(events.id, String(cursor[0])));
-    const scope = tenantScope(c);
-    if (scope) conditions.push(eq(events.tenantId, scope));
-    const rows = await drizzle(c.env.DB)
-      .select()
-      .from(events)
-      .where(conditions.length ? and(...conditions) : undefined)
-      .orderBy(desc(events.id))
-      .limit(q.limit + 1);
-    const result = page(rows, q.limit, (r) => [r.id]);
-    return c.json({ items: result.items.map(eventFromRow), next_cursor: result.next_cursor });
+    const rows = await listEvents(
+      c.env,
+      { provider: q.provider, kind: q.kind, source: q.source, trace_id: q.trace_id, tenant_id: tenantScope(c) },
+      cursor ? String(cursor[0]) : null,
+      q.limit,
+    );
+    const result = page(rows, q.limit, (r) => [r.event.id]);
+    return c.json({ items: result.items.map((r) => r.event), next_cursor: result.next_cursor });
   });
 
   app.get("/:id", async (c) => {
-    const row = await getEventRow(c.env.DB, c.req.param("id"));
-    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`event '${c.req.param("id")}'`);
-    const rows = await dispatchesOfEvent(c.env.DB, row.id);
-    return c.json({ event: eventFromRow(row), dispatches: rows.map(outcomeFromRow) });
+    const stored = await loadStoredEvent(c.env, c.req.param("id"));
+    if (!stored || !visibleTo(c, stored.event.tenant_id)) throw notFound(`event '${c.req.param("id")}'`);
+    const docs = await dispatchesOfEvent(c.env, stored);
+    return c.json({ event: stored.event, dispatches: docs.map((d) => outcomeView(viewOf(d))) });
   });
   return app;
 }

@@ -1,11 +1,10 @@
 /** `POST /hooks/:source`: verified webhook intake (SPEC 4). No dispatch work happens inline. */
 
-import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
-import { MAX_PAYLOAD_DEPTH, nestsDeeperThan, type TriggerEvent } from "../../contracts/events";
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "../../contracts/events";
 import { sourceNameRegex } from "../../contracts/sources";
+import { acceptEvent, auditLog } from "../../intake/accept";
 import { base64Of } from "../../intake/base64";
-import { acceptAndEnqueue } from "../../intake/enqueue";
 import { takeIntakeToken } from "../../intake/intake-limiter";
 import {
   deriveDedupeKey,
@@ -17,20 +16,15 @@ import {
 } from "../../intake/normalise";
 import { type VerifyStyle, verifySignature } from "../../intake/signatures";
 import { intakeSource } from "../../intake/source-cache";
-import { fitForStorage, MAX_STORED_EVENT_BYTES } from "../../intake/stored-size";
 import { AppError, notFound } from "../../lib/errors";
-import { newEventId, newTraceId } from "../../lib/ids";
-import { iso } from "../../lib/time";
-import { countRejections, intakeCounterIncrement } from "../../observability/intake-counters";
-import { insertRecord, TOPICS } from "../../observability/records";
+import { newTraceId } from "../../lib/ids";
+import { countIntake, countRejections } from "../../observability/intake-counters";
+import { TOPICS } from "../../observability/topics";
 import type { AppEnv } from "../app";
 import { readBodyBytes } from "../validate";
 
 /** Styles whose providers send JSON (Slack also sends forms: a JSON `payload` field, or slash commands). */
 const JSON_STYLES = new Set<VerifyStyle>(["github", "notion", "linear", "stripe", "standard", "slack"]);
-
-/** Bodies up to this size are also stored verbatim (base64) so handlers can re-verify signatures. */
-export const RAW_BODY_KEEP_BYTES = 512 * 1024;
 
 export function hookRoutes() {
   const app = new Hono<AppEnv>();
@@ -63,18 +57,15 @@ export function hookRoutes() {
       now,
     );
     if (!verdict.ok) {
-      const at = iso(now);
-      const db = drizzle(c.env.DB);
-      await db.batch([
-        insertRecord(db, {
-          key: `sigreject:${name}:${crypto.randomUUID()}`,
+      await Promise.all([
+        auditLog(c.env, now).rejected({
+          at: now,
+          tenant_id: source.tenantId,
           topic: TOPICS.signature,
           kind: "signature_rejected",
-          tenant_id: source.tenantId,
           payload: { source: name, style, reason: verdict.reason, message: verdict.message },
-          at,
         }),
-        intakeCounterIncrement(db, { source: name, outcome: "rejected", reason: "signature_invalid" }, now),
+        countIntake(c.env.DB, { source: name, outcome: "rejected", reason: "signature_invalid" }, now),
       ]);
       throw new AppError("signature_invalid", `signature verification failed: ${verdict.message}`, {
         reason: verdict.reason,
@@ -99,59 +90,35 @@ export function hookRoutes() {
       throw new AppError("bad_request", `JSON body nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
     }
 
-    const eventId = newEventId(now);
-    const traceId = c.req.header("x-switchyard-trace-id") ?? newTraceId(now);
-    const event: TriggerEvent = {
-      id: eventId,
-      provider: source.provider,
-      kind: deriveKind(source.provider, headers, payload),
-      received_at: iso(now),
-      occurred_at: deriveOccurredAt(source.provider, headers, payload),
-      dedupe_key: await deriveDedupeKey(source.provider, style, headers, payload, rawBody),
-      trace_id: /^[A-Za-z0-9._:-]{1,128}$/.test(traceId) ? traceId : newTraceId(now),
-      tenant_id: source.tenantId,
-      // A configured hmac header is a signature header: kept so handlers can re-verify (SPEC 4.4).
-      headers: redactHeaders(headers, source.header ? [source.header] : []),
-      payload,
-      // D1 rows are capped at 2 MB: very large bodies keep only the parsed payload (raw_body is optional;
-      // fitForStorage also drops it when the normalised payload leaves too little room).
-      ...(rawBody.length <= RAW_BODY_KEEP_BYTES ? { raw_body: base64Of(rawBody) } : {}),
-      signature_status: { state: verdict.state },
-    };
-    const fitted = fitForStorage(event);
-    if (!fitted.ok) {
-      throw new AppError(
-        "payload_too_large",
-        `the normalised event would take ${fitted.bytes} bytes to store (max ${MAX_STORED_EVENT_BYTES}): send a smaller body`,
-      );
-    }
-    const outcome = await acceptAndEnqueue(
+    const traceHeader = c.req.header("x-switchyard-trace-id") ?? "";
+    const traceId = /^[A-Za-z0-9._:-]{1,128}$/.test(traceHeader) ? traceHeader : newTraceId(now);
+    const outcome = await acceptEvent(
       c.env,
       {
-        event: fitted.event,
+        event: {
+          provider: source.provider,
+          kind: deriveKind(source.provider, headers, payload),
+          occurred_at: deriveOccurredAt(source.provider, headers, payload),
+          dedupe_key: await deriveDedupeKey(source.provider, style, headers, payload, rawBody),
+          trace_id: traceId,
+          tenant_id: source.tenantId,
+          // A configured hmac header is a signature header: kept so handlers can re-verify (SPEC 4.4).
+          headers: redactHeaders(headers, source.header ? [source.header] : []),
+          payload,
+          // The exact bytes, so handlers can re-verify signatures; large ones are stored in chunks.
+          raw_body: base64Of(rawBody),
+          signature_status: { state: verdict.state },
+        },
         source: name,
-        dedupeScope: `source:${name}`,
-        dedupeWindowS: source.dedupeWindowS,
+        style,
+        dedupe_scope: `source:${name}`,
+        dedupe_window_s: source.dedupeWindowS,
         target: null,
-        records: [
-          {
-            key: "signature",
-            topic: TOPICS.signature,
-            kind: `signature_${verdict.state}`,
-            payload: { source: name, style },
-          },
-          {
-            key: "accepted",
-            topic: TOPICS.inbox,
-            kind: "event_accepted",
-            payload: { source: name, provider: event.provider, kind: event.kind, dedupe_key: event.dedupe_key },
-          },
-        ],
       },
       now,
     );
     if (outcome.status === "duplicate") return c.json({ status: "duplicate", event_id: outcome.event_id }, 200);
-    return c.json({ status: "accepted", event_id: outcome.event_id, trace_id: event.trace_id }, 202);
+    return c.json({ status: "accepted", event_id: outcome.event_id, trace_id: traceId }, 202);
   });
   return app;
 }

@@ -3,9 +3,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { bindingIdSchema } from "../../contracts/binding-spec";
 import { type BindingVersionRow, listVersions } from "../../db/bindings-repo";
-import { dispatchesOfEvent } from "../../db/dispatches-repo";
-import { getEventRow } from "../../db/events-repo";
 import { pickReplayVersion, replayTo } from "../../dispatch/replay";
+import { bindingIdOf } from "../../history/dispatch-queries";
+import { loadStoredEvent } from "../../history/event-reader";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app";
 import { visibleTo } from "../auth";
@@ -26,9 +26,14 @@ export function replayRoutes() {
   const app = new Hono<AppEnv>();
   app.post("/:id/replay", async (c) => {
     const body = await readJson(c, replayBodySchema, { optional: true });
-    const event = await getEventRow(c.env.DB, c.req.param("id"));
-    if (!event || !visibleTo(c, event.tenantId)) throw notFound(`event '${c.req.param("id")}'`);
-    const originals = (await dispatchesOfEvent(c.env.DB, event.id)).filter((d) => d.replayOfEventId === null);
+    const stored = await loadStoredEvent(c.env, c.req.param("id"));
+    if (!stored || !visibleTo(c, stored.event.tenant_id)) throw notFound(`event '${c.req.param("id")}'`);
+    const event = stored.event;
+    // The versions that dispatched the event originally: its routes.
+    const originals = stored.routes.map((key) => ({
+      bindingId: bindingIdOf(key),
+      bindingVersion: Number(key.slice(key.lastIndexOf("@v") + 2)),
+    }));
 
     const targets: BindingVersionRow[] = [];
     if (body.binding_id) {
@@ -40,7 +45,7 @@ export function replayRoutes() {
           : pickReplayVersion(
               versions,
               originals.filter((d) => d.bindingId === body.binding_id).map((d) => d.bindingVersion),
-              event.receivedAt,
+              event.received_at,
             );
       if (!chosen) {
         throw notFound(
@@ -61,12 +66,12 @@ export function replayRoutes() {
       for (const id of keys) {
         const versions = await listVersions(c.env.DB, id);
         const dispatched = originals.filter((d) => d.bindingId === id).map((d) => d.bindingVersion);
-        const chosen = pickReplayVersion(versions, dispatched, event.receivedAt);
+        const chosen = pickReplayVersion(versions, dispatched, event.received_at);
         if (chosen) targets.push(chosen);
       }
     }
     const items = [];
-    for (const version of targets) items.push(await replayTo(c.env, event, version, { retry: body.retry }));
+    for (const version of targets) items.push(await replayTo(c.env, stored, version, { retry: body.retry }));
     return c.json({ items }, 202);
   });
   return app;

@@ -1,11 +1,9 @@
 /** `GET /v1/traces/:trace_id/graph` (SPEC 14, 19): the action graph assembled from a trace's records. */
-import { and, asc, eq, inArray, or, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
-import { records } from "../../db/schema";
+import { eventsOfTrace, recordsOfEvents, withSeq } from "../../history/record-queries";
 import { notFound } from "../../lib/errors";
 import { assembleActionGraph } from "../../observability/action-graph";
-import { TOPICS } from "../../observability/records";
+import { TOPICS } from "../../observability/topics";
 import type { AppEnv } from "../app";
 import { tenantScope } from "../auth";
 
@@ -13,49 +11,35 @@ import { tenantScope } from "../auth";
 export const TRACE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Upper bound on the records read for one graph. A client may reuse a trace id across many
+ * Upper bound on the records used for one graph. A client may reuse a trace id across many
  * events; past this the graph is cut and `x-switchyard-graph-truncated: true` says so.
  */
 export const MAX_GRAPH_RECORDS = 5_000;
+
+function isGraphTopic(topic: string): boolean {
+  return topic === TOPICS.actionGraph || (topic.startsWith("tenant.") && topic.endsWith(`.${TOPICS.actionGraph}`));
+}
 
 export function traceRoutes() {
   const app = new Hono<AppEnv>();
   app.get("/:trace_id/graph", async (c) => {
     const traceId = c.req.param("trace_id");
-    // A malformed id cannot name a trace: answer as for any unknown trace without querying.
+    // A malformed id cannot name a trace: answer as for any unknown trace without reading anything.
     if (!TRACE_ID.test(traceId)) throw notFound(`trace '${traceId.slice(0, 128)}'`);
-    const db = drizzle(c.env.DB);
     const scope = tenantScope(c);
-    const ofTenant = scope ? eq(records.tenantId, scope) : undefined;
-    const rows = await db
-      .select({ seq: records.seq, kind: records.kind, payload: records.payload })
-      .from(records)
-      .where(
-        and(
-          eq(records.traceId, traceId),
-          ofTenant,
-          inArray(records.kind, ["node", "edge"]),
-          // Dispatcher topics of a tenant are `tenant.<id>.<topic>` (SPEC 14); GLOB treats `_` literally.
-          or(eq(records.topic, TOPICS.actionGraph), sql`${records.topic} GLOB ${`tenant.*.${TOPICS.actionGraph}`}`),
-        ),
-      )
-      .orderBy(asc(records.seq))
-      .limit(MAX_GRAPH_RECORDS + 1);
-    if (rows.length === 0) {
-      // A trace whose events matched no binding has records but no graph yet: an empty graph, not 404.
-      const any = await db
-        .select({ seq: records.seq })
-        .from(records)
-        .where(and(eq(records.traceId, traceId), ofTenant))
-        .limit(1);
-      if (any.length === 0) throw notFound(`trace '${traceId}'`);
-    }
-    if (rows.length > MAX_GRAPH_RECORDS) c.header("x-switchyard-graph-truncated", "true");
-    const graph = assembleActionGraph(
-      traceId,
-      rows.slice(0, MAX_GRAPH_RECORDS).map((r) => ({ seq: r.seq, kind: r.kind, payload: JSON.parse(r.payload) })),
+    const events = (await eventsOfTrace(c.env, traceId)).filter((e) => scope === null || e.event.tenant_id === scope);
+    // A trace whose events matched no binding has records but no graph yet: an empty graph, not 404.
+    if (events.length === 0) throw notFound(`trace '${traceId}'`);
+    const rows = withSeq(await recordsOfEvents(c.env, events)).filter(
+      (r) => (r.kind === "node" || r.kind === "edge") && isGraphTopic(r.topic),
     );
-    return c.json(graph);
+    if (rows.length > MAX_GRAPH_RECORDS) c.header("x-switchyard-graph-truncated", "true");
+    return c.json(
+      assembleActionGraph(
+        traceId,
+        rows.slice(0, MAX_GRAPH_RECORDS).map((r) => ({ seq: r.seq, kind: r.kind, payload: r.payload })),
+      ),
+    );
   });
   return app;
 }

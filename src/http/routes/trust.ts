@@ -7,10 +7,11 @@ import { effectiveTier, type Tier, tierMoveProblem } from "../../autonomy/tiers"
 import type { BindingSpec } from "../../contracts/binding-spec";
 import { listTrustQuerySchema, tierChangeBodySchema, verifyTrustQuerySchema } from "../../contracts/trust";
 import { listVersions, loadControls } from "../../db/bindings-repo";
-import { chainOf, listTrust } from "../../db/trust-repo";
+import { notifyRoutingChanged } from "../../dispatch/routing-notify";
 import { AppError, notFound } from "../../lib/errors";
 import { uuidv7 } from "../../lib/ids";
-import { verifyChain } from "../../trust/trust-chain";
+import { iso } from "../../lib/time";
+import { appendTrust, chainRecords, verifyTrust } from "../../trust/trust-reader";
 import { trustView } from "../../trust/trust-view";
 import type { AppEnv } from "../app";
 import { tenantScope, visibleTo } from "../auth";
@@ -37,23 +38,32 @@ async function changeTier(
   const problem = tierMoveProblem(direction, from, body.tier);
   if (problem) throw new AppError("conflict", problem);
   const now = Date.now();
-  const [record] = await env.TRUST_LEDGER.getByName(body.binding_id).append(
-    [
-      {
-        record_key: `trust.${direction}:${uuidv7(now)}`,
-        binding_id: body.binding_id,
-        tenant_id: tenant,
-        action: `trust.${direction}`,
-        outcome: "succeeded",
-        tier: body.tier,
-        metadata_json: JSON.stringify({ from, to: body.tier, reason: body.reason ?? null }),
-        at: now,
-      },
-    ],
-    body.tier,
-  );
+  const [record] = await appendTrust(env, body.binding_id, [
+    {
+      record_key: `trust.${direction}:${uuidv7(now)}`,
+      binding_id: body.binding_id,
+      tenant_id: tenant,
+      action: `trust.${direction}`,
+      outcome: "succeeded",
+      tier: body.tier,
+      metadata: { from, to: body.tier, reason: body.reason ?? null },
+      at: iso(now),
+    },
+  ]);
   if (!record) throw new AppError("conflict", `trust ${direction} of ${body.binding_id} was not recorded`);
+  await env.DB.prepare("UPDATE binding_controls SET tier_override = ?, updated_at = ? WHERE id = ?")
+    .bind(body.tier, iso(now), body.binding_id)
+    .run();
+  await notifyRoutingChanged(env);
   return trustView(record);
+}
+
+function decodeTrustCursor(cursor: string): (string | number)[] {
+  try {
+    return decodeCursor(cursor, 2) ?? [];
+  } catch {
+    return decodeCursor(cursor, 1) ?? [];
+  }
 }
 
 export function trustRoutes() {
@@ -61,24 +71,45 @@ export function trustRoutes() {
 
   app.get("/", async (c) => {
     const q = parseQuery(c, listTrustQuerySchema);
-    const after = decodeCursor(q.cursor, 1)?.[0] ?? 0;
-    // Cursors carry a record seq; anything else (NaN once bound) would silently answer an empty page.
-    if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
+    // `[binding_id, seq]`; a bare `[seq]` pages within the named binding id.
+    const cursor = q.cursor?.length ? decodeTrustCursor(q.cursor) : null;
+    const [afterId, afterSeq] = cursor
+      ? cursor.length === 1
+        ? [q.binding_id ?? "", Number(cursor[0])]
+        : [String(cursor[0]), Number(cursor[1])]
+      : ["", 0];
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
       throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
     }
-    const rows = await listTrust(c.env.DB, q.binding_id, after, q.limit, tenantScope(c));
-    const result = page(rows, q.limit, (r) => [r.seq]);
+    const scope = tenantScope(c);
+    // One binding id's chain, or every visible binding id's in turn (ordered by id, then seq).
+    const ids = q.binding_id
+      ? [q.binding_id]
+      : (
+          await c.env.DB.prepare(
+            `SELECT DISTINCT id FROM binding_versions ${scope ? "WHERE tenant_id = ?" : ""} ORDER BY id`,
+          )
+            .bind(...(scope ? [scope] : []))
+            .all<{ id: string }>()
+        ).results.map((r) => r.id);
+    const rows = [];
+    for (const id of ids) {
+      if (id < afterId) continue;
+      const { rows: chain } = await chainRecords(c.env, id, id === afterId ? afterSeq : 0, q.limit + 1 - rows.length);
+      rows.push(...chain.filter((r) => scope === null || r.tenant_id === scope));
+      if (rows.length > q.limit) break;
+    }
+    const result = page(rows, q.limit, (r) => [r.binding_id, r.seq]);
     return c.json({ items: result.items.map(trustView), next_cursor: result.next_cursor });
   });
 
   app.get("/verify", async (c) => {
     const q = parseQuery(c, verifyTrustQuerySchema);
-    const [rows, versions] = await Promise.all([chainOf(c.env.DB, q.binding_id), listVersions(c.env.DB, q.binding_id)]);
+    const versions = await listVersions(c.env.DB, q.binding_id);
+    const { records, ...check } = await verifyTrust(c.env, q.binding_id);
     const latest = versions.at(-1);
     const hidden = latest ? !visibleTo(c, latest.tenantId) : tenantScope(c) !== null;
-    if ((rows.length === 0 && versions.length === 0) || hidden) throw notFound(`binding '${q.binding_id}'`);
-    const head = await c.env.TRUST_LEDGER.getByName(q.binding_id).head();
-    const check = await verifyChain(rows.map(trustView), head);
+    if ((records === 0 && versions.length === 0) || hidden) throw notFound(`binding '${q.binding_id}'`);
     return c.json({ binding_id: q.binding_id, ...check });
   });
 

@@ -1,8 +1,10 @@
 /** SPEC 9.3 rate_limit (drop) with a CEL key, end to end through intake, the gate and the handler. */
+
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { waitForDispatch } from "../../support/api";
+import { fireGateTimers } from "../../support/storage";
 import {
   arrive,
   auditEventually,
@@ -120,10 +122,7 @@ describe("rate_limit", () => {
       );
     // Each key's gate is idle now: nothing prunes its log on the next admission.
     expect(await logRows()).toBe(3);
-    await runInDurableObject(stub, async (instance, state) => {
-      state.storage.sql.exec("UPDATE timers SET due_at = ? WHERE kind = 'retention'", Date.now() - 1);
-      await (instance as unknown as { alarm(): Promise<void> }).alarm();
-    });
+    await fireGateTimers(b.bindingKey, "flow_sweep");
     expect(await logRows()).toBe(0);
     expect(await gateStats(b.bindingKey, "rate_limit", `${b.bindingKey}:a`)).toBeUndefined();
   });

@@ -37,7 +37,7 @@ describe("dispatch addresses with a literal or broken percent sign", () => {
   });
 });
 
-describe("webhook bodies that grow past D1's row limit once normalised", () => {
+describe("webhook bodies up to the 1 MiB intake limit are stored whole (SPEC 1.1)", () => {
   const post = (source: string, body: Uint8Array) =>
     exports.default.fetch(`${BASE}/hooks/${source}`, {
       method: "POST",
@@ -45,26 +45,29 @@ describe("webhook bodies that grow past D1's row limit once normalised", () => {
       body,
     });
 
-  it("a 1 MB body of control bytes (sixfold when JSON-escaped) answers 413 and stores nothing", async () => {
+  it("a 1 MB body of control bytes (sixfold when JSON-escaped) is accepted and reads back whole", async () => {
     const source = unique("big-ctl");
     expect((await api("PUT", `/v1/sources/${source}`, { verify: { style: "none" } })).status).toBe(201);
-    const res = await post(source, new Uint8Array(1_000_000).fill(0x01));
-    const body = await res.json();
-    expectEnvelope({ status: res.status, body }, 413);
-    expect((await api("GET", `/v1/events?source=${source}`)).body.items).toEqual([]);
+    const bytes = new Uint8Array(1_000_000).fill(0x01);
+    const res = await post(source, bytes);
+    expect(res.status, await res.clone().text()).toBe(202);
+    const { event_id } = (await res.json()) as { event_id: string };
+    const { event } = (await api("GET", `/v1/events/${event_id}`)).body;
+    expect(event.raw_body).toBe(base64(bytes));
+    expect(event.payload.raw_base64).toBe(base64(bytes));
   });
 
-  it("a body that fits only without its raw copy is stored without raw_body", async () => {
+  it("a binary body keeps its raw copy next to its parsed forms", async () => {
     const source = unique("big-bin");
     expect((await api("PUT", `/v1/sources/${source}`, { verify: { style: "none" } })).status).toBe(201);
-    // 512 KiB, half invalid UTF-8: raw_utf8 ≈ 1 MB + raw_base64 ≈ 0.7 MB fit, a third copy would not.
+    // 512 KiB, half invalid UTF-8: raw_utf8 ≈ 1 MB, raw_base64 ≈ 0.7 MB and the raw body 0.7 MB.
     const bytes = new Uint8Array(512 * 1024).fill(0x61);
     bytes.fill(0xff, 0, 256 * 1024);
     const res = await post(source, bytes);
     expect(res.status, await res.clone().text()).toBe(202);
     const { event_id } = (await res.json()) as { event_id: string };
     const { event } = (await api("GET", `/v1/events/${event_id}`)).body;
-    expect(event.raw_body).toBeUndefined();
+    expect(event.raw_body).toBe(base64(bytes));
     expect(event.payload.raw_base64).toBe(base64(bytes));
   });
 });

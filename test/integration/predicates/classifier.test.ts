@@ -2,10 +2,12 @@
  * SPEC 7 classifier predicates end to end: the call protocol, per-evaluation ceilings, aggregate
  * budgets with each exhaustion strategy, preflight, and the per-event verdict cache used by replays.
  */
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, eventually, waitForDispatch } from "../../support/api";
+import { fireGateTimers } from "../../support/storage";
 import { answer, boundHandler, classifier, handlerCalls, publishAndSettle, recordEventually, records } from "./support";
 
 describe("classifier predicates", () => {
@@ -167,9 +169,8 @@ describe("aggregate budgets", () => {
     const gate = env.BINDING_GATE.getByName(b.bindingKey);
     await runInDurableObject(gate, (_instance, state) => {
       state.storage.sql.exec("DELETE FROM budget_buckets");
-      state.storage.sql.exec("UPDATE timers SET due_at = ? WHERE kind = 'predicate'", Date.now() - 1);
     });
-    await runDurableObjectAlarm(gate);
+    await fireGateTimers(b.bindingKey, "predicate");
     const done = await waitForDispatch(b.bindingKey, second.event_id, ["succeeded"]);
     expect(done).toMatchObject({ status: "succeeded", attempt_count: 1 });
     expect(await cls.calls()).toHaveLength(2);

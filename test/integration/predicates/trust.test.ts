@@ -1,7 +1,9 @@
 /** SPEC 8 trust records: one per terminal outcome and tier transition, hash-chained, verifiable. */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, eventually, handler } from "../../support/api";
+import { partitionNames } from "../../support/storage";
 import { boundHandler, publishAndSettle } from "./support";
 
 type TrustItem = {
@@ -19,6 +21,22 @@ async function trustOf(bindingId: string, count: number): Promise<TrustItem[]> {
     const res = await api("GET", `/v1/trust?binding_id=${bindingId}&limit=500`);
     return res.body.items.length >= count ? res.body.items : undefined;
   });
+}
+
+/** Runs SQL in the History window of a binding id that holds its chain (the tests use one window). */
+async function inChainWindow(bindingId: string, sql: string, ...args: (string | number)[]): Promise<string> {
+  const [name] = await partitionNames(`history:${bindingId}:`);
+  if (!name) throw new Error(`no History window for ${bindingId}`);
+  await runInDurableObject(env.DISPATCH_HISTORY.getByName(name), (_o, state) => {
+    state.storage.sql.exec(sql, ...args);
+  });
+  return name;
+}
+
+/** The same statement on both tables a window keeps trust records in. */
+async function inChain(bindingId: string, entries: string, extra: string, ...args: (string | number)[]) {
+  await inChainWindow(bindingId, entries, ...args);
+  await inChainWindow(bindingId, extra, ...args);
 }
 
 describe("trust records", () => {
@@ -55,26 +73,44 @@ describe("trust records", () => {
 
     // Tampering with a stored record is caught, at that record.
     const target = items[1] as TrustItem;
-    await env.DB.prepare("UPDATE trust_records SET outcome = 'succeeded' WHERE seq = ?").bind(target.seq).run();
+    const setOutcome = (outcome: string) =>
+      inChain(
+        b.id,
+        "UPDATE entries SET trust = json_set(trust, '$.outcome', ?) WHERE chain_seq = ?",
+        "UPDATE trust_extra SET trust = json_set(trust, '$.outcome', ?) WHERE chain_seq = ?",
+        outcome,
+        target.seq,
+      );
+    await setOutcome("succeeded");
     const tampered = await api("GET", `/v1/trust/verify?binding_id=${b.id}`);
     expect(tampered.body).toMatchObject({ valid: false, count: 3, broken_at: target.seq });
-    await env.DB.prepare("UPDATE trust_records SET outcome = 'skipped' WHERE seq = ?").bind(target.seq).run();
+    await setOutcome("skipped");
     expect((await api("GET", `/v1/trust/verify?binding_id=${b.id}`)).body.valid).toBe(true);
 
     // So is a missing record, in the middle or at the end.
-    await env.DB.prepare("DELETE FROM trust_records WHERE seq = ?").bind(target.seq).run();
+    await inChain(
+      b.id,
+      "DELETE FROM entries WHERE chain_seq = ?",
+      "DELETE FROM trust_extra WHERE chain_seq = ?",
+      target.seq,
+    );
     expect((await api("GET", `/v1/trust/verify?binding_id=${b.id}`)).body).toMatchObject({
       valid: false,
       broken_at: items[2]?.seq,
     });
   });
 
-  it("a missing last record is caught against the ledger's head", async () => {
+  it("a missing last record of a sealed window is caught against the tail the ledger kept", async () => {
     const b = await boundHandler({});
     await publishAndSettle(b);
     await publishAndSettle(b);
     const items = await trustOf(b.id, 2);
-    await env.DB.prepare("DELETE FROM trust_records WHERE seq = ?").bind(items[1]?.seq).run();
+    // The window's time is up: it seals itself and hands its tail to the ledger.
+    const [name] = await partitionNames(`history:${b.id}:`);
+    const sealed = await env.DISPATCH_HISTORY.getByName(name ?? "").seal();
+    await env.TRUST_LEDGER.getByName(b.id).sealed(name ?? "", sealed.tail, sealed.next_seq);
+    expect((await api("GET", `/v1/trust/verify?binding_id=${b.id}`)).body.valid).toBe(true);
+    await inChainWindow(b.id, "DELETE FROM entries WHERE chain_seq = ?", items[1]?.seq ?? 0);
     expect((await api("GET", `/v1/trust/verify?binding_id=${b.id}`)).body).toMatchObject({ valid: false, count: 1 });
   });
 

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, handler, unique, waitForDispatch } from "../../support/api";
+import { everyPartitionRow } from "../../support/storage";
 import { postHook } from "../intake/support";
 
 const ADMIN_TOKEN = "test-admin-token";
@@ -25,6 +26,8 @@ async function everyStoredRow(): Promise<string> {
       dumps.push(`${name}: ${JSON.stringify(row)}`);
     }
   }
+  // Events and finished dispatches live in their EventLog and History objects (docs/scale.md).
+  dumps.push(...(await everyPartitionRow()));
   return dumps.join("\n");
 }
 

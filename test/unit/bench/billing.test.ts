@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   billableOpsPerEvent,
+  capacity,
   costPerMillionEvents,
   type OriginCounts,
   PRICES,
@@ -80,25 +81,43 @@ describe("billable operations and their cost", () => {
     });
   });
 
-  it("prices each count per million events at the list price", () => {
-    const cost = costPerMillionEvents(per);
+  it("prices everything Cloudflare bills per million events at the list price", () => {
+    const measured = { cpu_ms: 10, d1_rows_kept: 1, do_rows_kept: 2 };
+    const cost = costPerMillionEvents({ ...per, do_duration_s: 0.1 }, measured);
+    expect(cost.workers_requests).toBeCloseTo(1.1 * 0.3);
+    expect(cost.workers_cpu).toBeCloseTo(10 * 0.02);
     expect(cost.d1_rows_written).toBeCloseTo(7 * PRICES.d1_rows_written);
     expect(cost.d1_rows_read).toBeCloseTo(0.003);
     expect(cost.queue_ops).toBeCloseTo(1.6);
     expect(cost.do_requests).toBeCloseTo(0.225);
+    // 0.1 s awake at 128 MB: 0.0125 GB-s at $12.50 per million.
+    expect(cost.do_duration).toBeCloseTo(0.15625);
     expect(cost.do_storage_rows).toBeCloseTo(2 * PRICES.do_sql_rows_written + PRICES.do_sql_rows_read);
-    expect(cost.total).toBeCloseTo(7 + 0.003 + 1.6 + 0.225 + 2.001);
+    // Every row kept is deleted by retention later: one more row written each.
+    expect(cost.retention_deletes).toBeCloseTo(3);
+    expect(cost.total).toBeCloseTo(0.33 + 0.2 + 7 + 0.003 + 1.6 + 0.225 + 0.15625 + 2.001 + 3);
   });
 
   it("uses the prices it is given", () => {
-    const free = {
-      d1_rows_read: 0,
-      d1_rows_written: 0,
-      queue_ops: 0,
-      do_requests: 0,
-      do_sql_rows_read: 0,
-      do_sql_rows_written: 0,
-    };
-    expect(costPerMillionEvents(per, free).total).toBe(0);
+    const free = Object.fromEntries(Object.keys(PRICES).map((k) => [k, 0])) as unknown as typeof PRICES;
+    expect(costPerMillionEvents(per, { cpu_ms: 5, d1_rows_kept: 1, do_rows_kept: 1 }, free).total).toBe(0);
+  });
+});
+
+describe("capacity", () => {
+  it("turns the footprint into events/s per D1 database, per gate and per EventLog window", () => {
+    const c = capacity(
+      {
+        ...perEvent({}, 1),
+        d1_queries: 1,
+        do_calls: { "BINDING_GATE.admit": 1, "EVENT_LOG.accept": 1, "BindingGate.alarm": 0.25 },
+      },
+      150,
+    );
+    expect(c.d1_sustained_eps).toBeCloseTo(10e9 / (150 * 7 * 86_400));
+    expect(c.d1_peak_eps).toBeCloseTo(1000);
+    expect(c.gate_eps).toBeCloseTo(800);
+    expect(c.event_log_eps).toBeCloseTo(1000);
+    expect(c.queue_eps).toBeNull();
   });
 });

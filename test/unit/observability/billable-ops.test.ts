@@ -1,8 +1,9 @@
 /**
  * Billable-operation counting (benchmarks only): the counting proxies keep the bindings working and
- * see every D1 statement's rows, queue message units and Durable Object request.
+ * see every D1 statement's rows and Durable Object request, and Durable Objects' storage rows and
+ * active time.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -13,7 +14,6 @@ import {
   countBillableOps,
   countDurableObjectOps,
   originOfRequest,
-  queueUnits,
   resetBillableOps,
   statementKey,
   withBillableOps,
@@ -22,23 +22,6 @@ import {
 // An own property on a child of `env`: assigning would go through `env`'s set trap and flag it for everyone.
 const flagged = (): Env => Object.create(env, { BILLABLE_OPS_COUNTING: { value: "true" } }) as Env;
 const counts = (origin: string) => billableOpsReport().origins[origin];
-
-/** A queue that records what it is sent (a real send would reach this worker's consumer). */
-function recordingQueue() {
-  const sent: unknown[] = [];
-  const queue = {
-    sent,
-    async send(body: unknown) {
-      sent.push(body);
-    },
-    async sendBatch(messages: Iterable<MessageSendRequest>) {
-      for (const m of messages) sent.push(m.body);
-    },
-  };
-  return queue;
-}
-const withQueue = (queue: ReturnType<typeof recordingQueue>, base: Env = env): Env =>
-  Object.create(base, { DISPATCH_QUEUE: { value: queue } }) as Env;
 
 beforeEach(() => resetBillableOps());
 
@@ -96,61 +79,6 @@ describe("D1 counting", () => {
   });
 });
 
-describe("queue counting", () => {
-  it("counts one write per started 64 KB of each message body", async () => {
-    const queue = recordingQueue();
-    const e = countBillableOps(withQueue(queue), "t");
-    await e.DISPATCH_QUEUE.send({ junk: true }, { contentType: "json" });
-    await e.DISPATCH_QUEUE.sendBatch([{ body: { junk: 1 } }, { body: { junk: "x".repeat(70 * 1024) } }]);
-    expect(queue.sent).toHaveLength(3);
-    expect(counts("t")?.queue_writes).toBe(1 + 1 + 2);
-  });
-
-  it("queueUnits rounds up per 64 KB and counts at least one", () => {
-    expect(queueUnits("")).toBe(1);
-    expect(queueUnits({ a: 1 })).toBe(1);
-    expect(queueUnits("x".repeat(64 * 1024))).toBe(1);
-    expect(queueUnits("x".repeat(64 * 1024 + 1))).toBe(2);
-    expect(queueUnits(new Uint8Array(200 * 1024))).toBe(4);
-  });
-
-  it("counts reads for every delivery and deletes for messages not retried", async () => {
-    const worker = withBillableOps({
-      async queue(batch: MessageBatch<unknown>, _env: Env, _ctx: ExecutionContext) {
-        const [first, second] = batch.messages;
-        first?.ack();
-        second?.retry();
-        // The third is acknowledged implicitly when the handler returns.
-      },
-    } satisfies ExportedHandler<Env>);
-    const batch = createMessageBatch(
-      "bench-queue",
-      [1, 2, 3].map((n) => ({ id: `m${n}`, timestamp: new Date(), attempts: 1, body: { n } })),
-    );
-    const ctx = createExecutionContext();
-    await worker.queue(batch, flagged(), ctx);
-    const result = await getQueueResult(batch, ctx);
-    expect(result.explicitAcks).toEqual(["m1"]);
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m2"]);
-    expect(counts("queue:bench-queue")).toMatchObject({ invocations: 1, queue_reads: 3, queue_deletes: 2 });
-  });
-
-  it("counts nothing deleted but explicit acks when the consumer throws", async () => {
-    const worker = withBillableOps({
-      async queue(batch: MessageBatch<unknown>, _env: Env, _ctx: ExecutionContext) {
-        batch.messages[0]?.ack();
-        throw new Error("consumer failed");
-      },
-    } satisfies ExportedHandler<Env>);
-    const batch = createMessageBatch(
-      "bench-queue",
-      [1, 2].map((n) => ({ id: `m${n}`, timestamp: new Date(), attempts: 1, body: { n } })),
-    );
-    await expect(worker.queue(batch, flagged(), createExecutionContext())).rejects.toThrow("consumer failed");
-    expect(counts("queue:bench-queue")).toMatchObject({ queue_reads: 2, queue_deletes: 1 });
-  });
-});
-
 describe("Durable Object counting", () => {
   it("counts each stub call as one request, by namespace and method", async () => {
     const e = countBillableOps(env, "t");
@@ -167,25 +95,50 @@ describe("Durable Object counting", () => {
 
   it("the constructor hook counts alarms and wraps env only when enabled", async () => {
     let fired = 0;
-    const queue = recordingQueue();
     const object = {
-      env: withQueue(queue, flagged()),
+      env: flagged(),
       async alarm() {
         fired += 1;
-        await this.env.DISPATCH_QUEUE.send({ junk: true });
+        await this.env.DB.prepare("SELECT 1").all();
       },
     };
     countDurableObjectOps(object, "Thing");
     await object.alarm();
     expect(fired).toBe(1);
-    expect(queue.sent).toEqual([{ junk: true }]);
-    expect(counts("Thing")).toMatchObject({ do_alarms: 1, queue_writes: 1 });
+    expect(counts("Thing")).toMatchObject({ do_alarms: 1, d1_queries: 1 });
 
     const plain = { env, alarm: async () => {} };
     const original = plain.alarm;
     countDurableObjectOps(plain, "Plain");
     expect(plain.env).toBe(env);
     expect(plain.alarm).toBe(original);
+  });
+
+  it("the constructor hook counts the time an object is active: its methods, alarms and waitUntil work", async () => {
+    const later: Promise<unknown>[] = [];
+    class Timed {
+      env = flagged();
+      ctx = { waitUntil: (p: Promise<unknown>) => void later.push(p) };
+      constructor() {
+        countDurableObjectOps(this, "Timed");
+      }
+      async work(ms: number) {
+        await new Promise((r) => setTimeout(r, ms));
+        this.ctx.waitUntil(new Promise((r) => setTimeout(r, ms)));
+      }
+    }
+    const object = new Timed();
+    await object.work(30);
+    await Promise.all(later);
+    const active = counts("Timed")?.do_duration_ms ?? 0;
+    // The method (30 ms) and the background task it left (30 ms) are one active stretch.
+    expect(active).toBeGreaterThanOrEqual(55);
+    expect(active).toBeLessThan(1_000);
+    // Idle time between calls is not counted.
+    await new Promise((r) => setTimeout(r, 50));
+    await object.work(0);
+    await Promise.all(later);
+    expect((counts("Timed")?.do_duration_ms ?? 0) - active).toBeLessThan(40);
   });
 
   it("the constructor hook counts the rows a Durable Object's SQLite storage writes", async () => {

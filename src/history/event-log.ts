@@ -1,0 +1,418 @@
+/**
+ * EventLog: the inbox and the event history of one time window (and shard), one Durable Object each
+ * (docs/scale.md). `accept` makes an event durable here before its dedupe claim exists in D1, answers,
+ * and then routes it: one `BindingGate.admit` per matching binding version. A routing watermark,
+ * persisted at most once a second, lets a restarted object route exactly what it had not finished.
+ * The object seals its counters into D1 after its window and drops itself whole after retention,
+ * first copying events something still needs to the pinned store.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { TriggerEvent } from "../contracts/events";
+import { loadRoutingTable } from "../db/bindings-repo";
+import { claimDedupe } from "../db/dedupe-repo";
+import { registerEventPartition, sealEventPartition } from "../db/partitions-repo";
+import { admitRequestOf, RoutingCache, type RoutingTable, routesOf } from "../dispatch/routing-table";
+import { monotonicUuidv7, type Uuidv7State } from "../lib/ids";
+import {
+  PINNED_EVENT_LOG,
+  partitionSpanMs,
+  retentionMs,
+  shardOfEventId,
+  uuidv7Time,
+  withShard,
+} from "../lib/partitions";
+import { iso } from "../lib/time";
+import { countDurableObjectOps } from "../observability/billable-ops";
+import { pinnedEventIds } from "./event-pins";
+import { EventStore, type PublishTarget, type ReplayPointer, type StoredEvent } from "./event-store";
+
+export interface AcceptRequest {
+  /** The normalised event; the EventLog gives it its id and `received_at`. */
+  event: Omit<TriggerEvent, "id" | "received_at">;
+  source: string | null;
+  /** The signature style of a webhook (its `signature_<state>` intake record). */
+  style: string | null;
+  dedupe_scope: string;
+  dedupe_window_s: number;
+  target: PublishTarget | null;
+}
+
+export type AcceptAnswer =
+  | { status: "accepted"; event_id: string; received_at: string }
+  | { status: "duplicate"; event_id: string }
+  /** The window of this object is over: accept on the current one. */
+  | { status: "moved" }
+  /** Stored, but the dedupe claim could not be made yet: the object settles it itself later. */
+  | { status: "unavailable"; message: string };
+
+interface Progress {
+  /** Every event with an id up to here is routed (and counted in `accepted`). */
+  routed_through: string | null;
+  accepted: Record<string, number>;
+}
+
+/** An accept arriving this long after the window ended goes to the next window instead. */
+const ACCEPT_GRACE_MS = 5_000;
+/** The watermark is persisted at most this often while events flow. */
+const PROGRESS_EVERY_MS = 1_000;
+/** Unrouted events are retried (and a restarted object recovers) on this period. */
+const RECOVERY_EVERY_MS = 5_000;
+/** Counters move to D1 this long after the window ends. */
+const SEAL_AFTER_MS = 60_000;
+
+export class EventLog extends DurableObject<Env> {
+  private readonly store: EventStore;
+  private readonly routing: RoutingCache;
+  private readonly idState: Uuidv7State = { lastMs: -1, counter: 0 };
+  /** Accepted ids whose routing has not finished (their rows exist). */
+  private readonly unrouted = new Set<string>();
+  private recovered: Promise<void> | null = null;
+  private progressTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    countDurableObjectOps(this, "EventLog");
+    this.store = new EventStore(ctx.storage.sql);
+    this.routing = new RoutingCache(
+      () => loadRoutingTable(this.env.DB),
+      () => Date.now(),
+    );
+  }
+
+  // ---- identity -------------------------------------------------------------------------------
+
+  private get name(): string {
+    return this.ctx.id.name ?? "";
+  }
+
+  private get pinned(): boolean {
+    return this.name === PINNED_EVENT_LOG;
+  }
+
+  /** The window start and shard this object was named for (`events:<ISO>[:<shard>]`). */
+  private window(): { start: number; end: number; shard: number } {
+    const match = /^events:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)(?::(\d+))?$/.exec(this.name);
+    const start = match?.[1] ? Date.parse(match[1]) : 0;
+    return { start, end: start + partitionSpanMs(this.env), shard: Number(match?.[2] ?? 0) };
+  }
+
+  private progress(): Progress {
+    const text = this.store.meta("progress");
+    return text ? (JSON.parse(text) as Progress) : { routed_through: null, accepted: {} };
+  }
+
+  // ---- intake ---------------------------------------------------------------------------------
+
+  async accept(req: AcceptRequest): Promise<AcceptAnswer> {
+    await this.recover();
+    const { start, end, shard } = this.window();
+    const now = Date.now();
+    if (this.pinned || now >= end + ACCEPT_GRACE_MS) return { status: "moved" };
+    const table = await this.routing.get();
+    // Ids are monotonic in this object, so the watermark is a plain id; clamped into the window.
+    const at = Math.min(Math.max(now, start), end - 1);
+    const id = withShard(`evt_${monotonicUuidv7(this.idState, at)}`, shard);
+    // An event published without a dedupe key is unique: it claims nothing (no D1 statement).
+    const unique = req.event.dedupe_key === "";
+    const event: TriggerEvent = {
+      ...req.event,
+      id,
+      received_at: iso(uuidv7Time(id) ?? at),
+      dedupe_key: unique ? `evt:${id}` : req.event.dedupe_key,
+    };
+    const routes = routesOf(table, event, req.target);
+    this.store.insert({
+      event,
+      source: req.source,
+      style: req.style,
+      dedupe_scope: req.dedupe_scope,
+      claim_expires: now + req.dedupe_window_s * 1000,
+      target: req.target,
+      routes: routes.map((b) => b.bindingKey),
+      replays: [],
+    });
+    this.unrouted.add(id);
+    // The event is durable before a claim could make anyone answer "duplicate" for it (SPEC 1.1).
+    await this.ctx.storage.sync();
+    await this.ensureRegistered(start, shard);
+    let holder = id;
+    try {
+      if (!unique) {
+        holder = await claimDedupe(
+          this.env.DB,
+          {
+            scope: req.dedupe_scope,
+            dedupe_key: event.dedupe_key,
+            event_id: id,
+            expires_at: now + req.dedupe_window_s * 1000,
+          },
+          now,
+        );
+      }
+    } catch (error) {
+      // The row stays: recovery settles the claim and routes the event if it holds it.
+      console.error(JSON.stringify({ msg: "dedupe claim failed", event_id: id, error: String(error) }));
+      await this.armAlarm();
+      return { status: "unavailable", message: "event stored but its dedupe claim could not be made yet" };
+    }
+    if (holder !== id) {
+      this.store.remove(id);
+      this.unrouted.delete(id);
+      return { status: "duplicate", event_id: holder };
+    }
+    this.ctx.waitUntil(this.route(event, table, req.target, false));
+    return { status: "accepted", event_id: id, received_at: event.received_at };
+  }
+
+  /** Admits `event` at every binding version it matches; it stays unrouted if any admit fails. */
+  private async route(
+    event: TriggerEvent,
+    table: RoutingTable,
+    target: PublishTarget | null,
+    recovering: boolean,
+  ): Promise<void> {
+    try {
+      const stored = recovering ? this.store.get(event.id) : null;
+      const keys = stored?.routes;
+      const matched = keys
+        ? table.candidates.filter((b) => keys.includes(b.bindingKey))
+        : routesOf(table, event, target);
+      await Promise.all(
+        matched.map((binding) =>
+          this.env.BINDING_GATE.getByName(binding.bindingKey).admit(
+            admitRequestOf(event, binding, table.controls.get(binding.id), recovering),
+          ),
+        ),
+      );
+      this.unrouted.delete(event.id);
+      this.scheduleProgress();
+    } catch (error) {
+      console.error(JSON.stringify({ msg: "routing failed", event_id: event.id, error: String(error) }));
+      await this.armAlarm();
+    }
+  }
+
+  // ---- progress, recovery, alarm --------------------------------------------------------------
+
+  private scheduleProgress(): void {
+    if (this.progressTimer) return;
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = null;
+      this.saveProgress();
+    }, PROGRESS_EVERY_MS);
+  }
+
+  /** Moves the watermark up to just below the oldest unrouted event (one row written). */
+  private saveProgress(): void {
+    const current = this.progress();
+    const oldest = [...this.unrouted].sort()[0];
+    const through = oldest
+      ? (this.store.idsBelow(oldest) ?? current.routed_through)
+      : (this.store.lastId() ?? current.routed_through);
+    if (!through || (current.routed_through && through <= current.routed_through)) return;
+    const counted = this.store.countBetween(current.routed_through, through);
+    const accepted = { ...current.accepted };
+    for (const [source, n] of Object.entries(counted)) accepted[source] = (accepted[source] ?? 0) + n;
+    this.store.setMeta("progress", JSON.stringify({ routed_through: through, accepted } satisfies Progress));
+  }
+
+  /**
+   * Once per activation: events after the watermark may be unrouted, or may not even hold their
+   * dedupe claim (the object died between the two). Each claim is made again (a no-op when held),
+   * duplicates are removed, and the rest routed with `recovering` (their dispatches may exist).
+   */
+  private recover(): Promise<void> {
+    if (!this.recovered) {
+      this.recovered = this.recoverNow().catch((error) => {
+        this.recovered = null;
+        throw error;
+      });
+    }
+    return this.recovered;
+  }
+
+  private async recoverNow(): Promise<void> {
+    if (this.pinned) return;
+    const ids = this.store.idsAfter(this.progress().routed_through, 10_000);
+    this.recoveredCount = ids.length;
+    for (const id of ids) this.unrouted.add(id);
+    if (ids.length > 0) await this.retryUnrouted();
+  }
+
+  /** Events the last activation found after the watermark (the sweep reports them). */
+  private recoveredCount = 0;
+
+  private async retryUnrouted(): Promise<void> {
+    const table = await this.routing.get();
+    const now = Date.now();
+    for (const id of [...this.unrouted].sort()) {
+      const stored = this.store.get(id);
+      if (!stored) {
+        this.unrouted.delete(id);
+        continue;
+      }
+      if (stored.event.dedupe_key === `evt:${id}`) {
+        await this.route(stored.event, table, stored.target, true);
+        continue;
+      }
+      try {
+        const holder = await claimDedupe(
+          this.env.DB,
+          {
+            scope: stored.dedupe_scope,
+            dedupe_key: stored.event.dedupe_key,
+            event_id: id,
+            expires_at: stored.claim_expires,
+          },
+          now,
+        );
+        if (holder !== id) {
+          this.store.remove(id);
+          this.unrouted.delete(id);
+          continue;
+        }
+      } catch (error) {
+        console.error(JSON.stringify({ msg: "dedupe re-claim failed", event_id: id, error: String(error) }));
+        continue;
+      }
+      await this.route(stored.event, table, stored.target, true);
+    }
+    this.saveProgress();
+  }
+
+  private async armAlarm(): Promise<void> {
+    const { end } = this.window();
+    const now = Date.now();
+    const due: number[] = [];
+    if (this.unrouted.size > 0) due.push(now + RECOVERY_EVERY_MS);
+    if (!this.pinned && this.store.meta("sealed") === null) due.push(end + SEAL_AFTER_MS);
+    if (!this.pinned) due.push(end + retentionMs(this.env));
+    else due.push(now + 86_400_000);
+    const next = Math.max(now + 50, Math.min(...due));
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+
+  override async alarm(): Promise<void> {
+    await this.recover();
+    if (this.unrouted.size > 0) await this.retryUnrouted();
+    const now = Date.now();
+    const { start, end, shard } = this.window();
+    if (this.pinned) {
+      await this.releasePins(now);
+    } else {
+      if (this.store.meta("sealed") === null && now >= end + SEAL_AFTER_MS && this.unrouted.size === 0) {
+        this.saveProgress();
+        await sealEventPartition(this.env.DB, this.name, start, shard, this.counts());
+        this.store.setMeta("sealed", String(now));
+      }
+      if (now >= end + retentionMs(this.env) && this.unrouted.size === 0) {
+        if (await this.dropWindow(start, end)) return;
+      }
+    }
+    await this.armAlarm();
+  }
+
+  /** Copies what is still needed to the pinned store, then drops the object (SPEC 1.1). */
+  private async dropWindow(start: number, end: number): Promise<boolean> {
+    const ids = await pinnedEventIds(this.env, this.store.routedBindingKeys(), { from: start, to: end });
+    const keep = ids.map((id) => this.store.get(id)).filter((e): e is StoredEvent => e !== null);
+    if (keep.length > 0) await this.env.EVENT_LOG.getByName(PINNED_EVENT_LOG).pin(keep);
+    await this.ctx.storage.deleteAll();
+    return true;
+  }
+
+  /** Pinned store: drops events older than retention that nothing needs any more. */
+  private async releasePins(now: number): Promise<void> {
+    const old = this.store.list({ limit: 500, ascending: true });
+    const cutoff = now - retentionMs(this.env);
+    const expired = old.filter((e) => (uuidv7Time(e.event.id) ?? 0) < cutoff).map((e) => e.event.id);
+    if (expired.length === 0) return;
+    const keys = [...new Set(old.flatMap((e) => e.routes))];
+    const still = new Set(await pinnedEventIds(this.env, keys, { ids: expired }));
+    for (const id of expired) if (!still.has(id)) this.store.remove(id);
+  }
+
+  private registering: Promise<void> | null = null;
+
+  /** Once per window: the D1 directory lists it (readers walk the directory), and its alarm is set. */
+  private async ensureRegistered(start: number, shard: number): Promise<void> {
+    if (this.store.meta("registered") !== null) return;
+    this.registering ??= registerEventPartition(this.env.DB, this.name, start, shard)
+      .then(() => this.store.setMeta("registered", "1"))
+      .finally(() => {
+        this.registering = null;
+      });
+    try {
+      await this.registering;
+    } catch (error) {
+      // The next accept tries again; until then lists may miss this window.
+      console.error(JSON.stringify({ msg: "event partition not registered", error: String(error) }));
+    }
+    await this.armAlarm();
+  }
+
+  // ---- reads and small writes -------------------------------------------------------------------
+
+  async get(ids: string[]): Promise<StoredEvent[]> {
+    return ids.map((id) => this.store.get(id)).filter((e): e is StoredEvent => e !== null);
+  }
+
+  async list(q: Parameters<EventStore["list"]>[0]): Promise<StoredEvent[]> {
+    return this.store.list(q);
+  }
+
+  async addReplay(eventId: string, pointer: ReplayPointer): Promise<boolean> {
+    return this.store.addReplay(eventId, pointer);
+  }
+
+  /** A signature rejection (SPEC 4.2): its audit record is the only thing stored. */
+  async rejected(record: { at: number; tenant_id: string | null; topic: string; kind: string; payload: unknown }) {
+    this.store.addAudit(record.at, record.tenant_id, record.topic, record.kind, record.payload);
+    const { start, shard } = this.window();
+    await this.ensureRegistered(start, shard);
+  }
+
+  async audits(limit: number) {
+    return this.store.audits(limit);
+  }
+
+  /** Accepted events per source in this window, cumulative. */
+  counts(): Record<string, number> {
+    const p = this.progress();
+    const out = { ...p.accepted };
+    for (const [source, n] of Object.entries(this.store.countAfter(p.routed_through))) {
+      out[source] = (out[source] ?? 0) + n;
+    }
+    return out;
+  }
+
+  /** The sweep's poke: routes what a lost alarm left unrouted. Returns how many were unrouted. */
+  async tick(): Promise<number> {
+    if (this.store.meta("registered") === null) return 0;
+    const fresh = this.recovered === null;
+    await this.recover();
+    const pending = this.unrouted.size;
+    if (pending > 0) await this.retryUnrouted();
+    await this.armAlarm();
+    return pending + (fresh ? this.recoveredCount : 0);
+  }
+
+  async acceptedCounts(): Promise<Record<string, number>> {
+    return this.counts();
+  }
+
+  /** The binding service changed a binding version or control: route with fresh data from now on. */
+  async routingChanged(): Promise<void> {
+    this.routing.invalidate();
+  }
+
+  /** Pinned store: keeps copies of events a dropped window still owed. */
+  async pin(events: StoredEvent[]): Promise<void> {
+    for (const e of events) if (!this.store.get(e.event.id)) this.store.insert(e);
+    for (const e of events) for (const r of e.replays) this.store.addReplay(e.event.id, r);
+    await this.armAlarm();
+  }
+}
+
+export { shardOfEventId };
