@@ -7,7 +7,7 @@
 import type { AttemptDecision } from "../dispatch/attempt-decision";
 import type { ErrorClass } from "../dispatch/error-class";
 import type { PredicateVerdict } from "../predicates/verdict";
-import type { DispatchStatus, HandlerResult } from "./dispatch";
+import type { AttemptView, DispatchStatus, HandlerResult } from "./dispatch";
 
 /** An approval request as the dispatch result and the approvals API show it (SPEC 8, 19). */
 export interface ApprovalRequest {
@@ -88,7 +88,23 @@ type TransitionBody =
       reviewer: string | null;
       reason: string | null;
     }
-  | { op: "failed_before_attempt"; at: number; attempt_count: number; error: string };
+  | { op: "failed_before_attempt"; at: number; attempt_count: number; error: string }
+  /**
+   * Where a dispatch of the earlier storage layout (mirrored into D1) stood when it was read or
+   * moved over: its outcome and attempts as D1 had them. Its records stay in D1's records table.
+   */
+  | {
+      op: "legacy";
+      at: number;
+      status: DispatchStatus;
+      attempt_count: number;
+      result: unknown;
+      error: string | null;
+      error_class: string | null;
+      next_attempt_at: string | null;
+      terminal_at: string | null;
+      attempts: AttemptView[];
+    };
 
 export type TransitionOp = Transition["op"];
 

@@ -183,6 +183,37 @@ export function describe(d: DispatchIdentity, t: Transition): LogItem[] {
       return approvalRequired(d, t.request, t.tier, iso(t.at));
     case "approval_decided":
       return approvalDecided(d, t, iso(t.at));
+    case "legacy": {
+      const at = iso(t.at);
+      return [
+        setStatus(
+          {
+            status: t.status,
+            result: t.result,
+            error: t.error,
+            error_class: (t.error_class as ErrorClass | null) ?? null,
+            attempt_count: t.attempt_count,
+            next_attempt_at: t.next_attempt_at,
+            terminal_at: t.terminal_at,
+          },
+          at,
+        ),
+        ...t.attempts.map(
+          (a): LogItem => ({
+            type: "attempt",
+            attempt: a.attempt,
+            patch: {
+              started_at: a.started_at,
+              ...(a.completed_at === null ? {} : { completed_at: a.completed_at }),
+              outcome: a.outcome,
+              error_msg: a.error_msg,
+              status_code: a.status_code ?? null,
+              ...(a.duration_ms === null ? {} : { duration_ms: a.duration_ms }),
+            },
+          }),
+        ),
+      ];
+    }
     case "failed_before_attempt": {
       const at = iso(t.at);
       const outcome = outcomeOf(d, "failed", t.attempt_count, null, t.error);

@@ -14,7 +14,7 @@ import { purgeAckedJobs } from "../db/worker-jobs-repo";
 import { eventLogName, eventShards, partitionSpanMs, partitionStart, retentionMs } from "../lib/partitions";
 import { iso } from "../lib/time";
 import { purgeExpiredRecords } from "../observability/records";
-import { purgeLegacyHistory } from "./legacy-purge";
+import { purgeLegacyHistory, routeLegacyEvents } from "./legacy-upgrade";
 
 /** Claim purge steps per sweep (each reads at most 5,000 claims). */
 const CLAIM_STEPS_PER_SWEEP = 20;
@@ -65,13 +65,15 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
   const purgedClaims = await purgeClaims(env, now);
   const purgedRecords = await purgeExpiredRecords(env.DB, cutoff);
   const purgedJobs = await purgeAckedJobs(env.DB, cutoff);
-  const purgedLegacy = await purgeLegacyHistory(env.DB, cutoff);
+  const routedLegacy = await routeLegacyEvents(env);
+  const purgedLegacy = await purgeLegacyHistory(env, cutoff);
   return {
     unrouted: unrouted.reduce((a, b) => a + b, 0),
     draining: drained.filter((d) => d.live > 0).length,
     purged_claims: purgedClaims,
     purged_records: purgedRecords,
     purged_jobs: purgedJobs,
+    routed_legacy: routedLegacy,
     purged_legacy: purgedLegacy,
   };
 }

@@ -29,16 +29,19 @@ import { GATE_BUDGETS_SCHEMA, GateBudgets } from "../flow/gate-budgets";
 import { FLOW_SCHEMA, SqlFlowStore } from "../flow/sql-flow-store";
 import type { AttemptContext } from "../handlers/envelope";
 import type { TrustInput } from "../history/history-store";
+import { legacyDispatches } from "../history/legacy-layout";
 import { historyReads } from "../history/stubs";
 import { newApprovalId } from "../lib/ids";
 import { dispatchKeyTime, historyName, partitionSpanMs, partitionStart, uuidv7Time } from "../lib/partitions";
 import { iso } from "../lib/time";
 import { countDurableObjectOps } from "../observability/billable-ops";
+import { appendTrust } from "../trust/trust-reader";
 import { attemptEvent, type CircuitRef, callHandler, checkCircuit, reportCircuit } from "./attempt-runner";
 import { controlWrites, type Statement } from "./control-writes";
 import { D1Outbox } from "./d1-outbox";
 import { GateTimers } from "./gate-timers";
 import { HistoryOutbox } from "./history-outbox";
+import { convertLegacyGate, pendingLegacyTrust } from "./legacy-gate";
 import { LiveStore } from "./live-store";
 import { PredicateStage } from "./predicate-stage";
 
@@ -78,7 +81,10 @@ export class BindingGate extends DurableObject<Env> {
     countDurableObjectOps(this, "BindingGate");
     this.sql = ctx.storage.sql;
     this.migrate();
+    const converted = convertLegacyGate(this.sql, this.legacyIdentity());
     this.live = new LiveStore(this.sql);
+    for (const doc of converted) this.live.add(doc);
+    this.live.commit();
     this.d1 = new D1Outbox(this.sql, () => this.env.DB);
     this.budgets = new GateBudgets(this.sql, { get: (k) => this.meta(k), set: (k, v) => this.setMeta(k, v) });
     this.predicates = new PredicateStage(this, env);
@@ -101,15 +107,91 @@ export class BindingGate extends DurableObject<Env> {
         this.outbox.add(doc, this.finalTrust(doc, doc.status, doc.terminal_at ?? now, viewOf(doc).error));
         continue;
       }
-      // An attempt found running on activation died with the previous instance: settle it now.
+      // An attempt found running on activation died with the previous instance (or finished, and its
+      // slot was freed but not yet overwritten): settled before anything reads it.
       if (doc.attempt_running) {
         this.timers.set(doc.dispatch_id, { kind: "lease", at: now, attempt: doc.attempt });
+        this.orphans.add(doc.dispatch_id);
         orphaned = true;
       } else {
         this.timers.set(doc.dispatch_id, doc.timer);
       }
     }
     if (orphaned) void ctx.storage.setAlarm(now);
+    if (converted.length > 0) {
+      ctx.waitUntil(this.fillLegacy(converted.map((d) => d.dispatch_id)));
+      void this.armAlarm();
+    }
+    const legacyTrust = pendingLegacyTrust(this.sql);
+    if (legacyTrust.length > 0) ctx.waitUntil(this.sendLegacyTrust(legacyTrust));
+  }
+
+  /** Attempts found running on activation, not yet settled. */
+  private readonly orphans = new Set<string>();
+
+  /** Settles orphaned attempts (History holds the dispatch, or the attempt is declared lost) before a read. */
+  private settlingOrphans: Promise<void> | null = null;
+
+  private settleOrphans(): Promise<void> {
+    if (this.orphans.size === 0) return this.settlingOrphans ?? Promise.resolve();
+    const ids = [...this.orphans];
+    this.orphans.clear();
+    const run = (async () => {
+      const now = Date.now();
+      for (const id of ids) {
+        const timer = this.timers.get(id);
+        if (timer?.kind !== "lease") continue;
+        this.timers.set(id, null);
+        await this.fireTimer(id, timer, now);
+      }
+      await this.settle();
+    })();
+    this.settlingOrphans = (this.settlingOrphans ?? Promise.resolve()).then(() => run);
+    return this.settlingOrphans;
+  }
+
+  /** What a gate of the earlier layout knew about itself, for its converted dispatches. */
+  private legacyIdentity() {
+    const spec = this.meta("spec");
+    if (!spec) return null;
+    const handler = (JSON.parse(spec) as BindingSpec).handler;
+    return {
+      binding_key: this.meta("binding_key") ?? "",
+      binding_id: this.meta("binding_id") ?? "",
+      binding_version: Number(this.meta("binding_version") ?? 0),
+      handler_kind: handlerKindOf(handler),
+      target_uri: handler,
+    };
+  }
+
+  /** Converted dispatches get their outcome so far and their attempts from the D1 mirror they had. */
+  private async fillLegacy(ids: string[]): Promise<void> {
+    try {
+      for (const old of await legacyDispatches(this.env.DB, ids)) {
+        const doc = this.live.get(old.dispatch_id);
+        const first = doc?.log[0];
+        const from = old.log[0];
+        if (!doc || first?.op !== "legacy" || from?.op !== "legacy") continue;
+        doc.log[0] = { ...from, status: first.status, attempt_count: first.attempt_count };
+        this.live.touch(doc);
+      }
+      this.live.commit();
+    } catch (error) {
+      console.error(JSON.stringify({ msg: "legacy dispatches not filled in", error: String(error) }));
+    }
+  }
+
+  private async sendLegacyTrust(pending: { seq: number; record: TrustInput }[]): Promise<void> {
+    try {
+      await appendTrust(
+        this.env,
+        this.meta("binding_id") ?? "",
+        pending.map((p) => p.record),
+      );
+      this.sql.exec("DELETE FROM trust_outbox WHERE seq <= ?", pending.at(-1)?.seq ?? 0);
+    } catch (error) {
+      console.error(JSON.stringify({ msg: "legacy trust records not sent", error: String(error) }));
+    }
   }
 
   /** Gate tables. Objects of the earlier layout (dispatch rows mirrored to D1) are moved over once. */
@@ -253,6 +335,7 @@ export class BindingGate extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    await this.settleOrphans();
     const now = Date.now();
     if (this.outboxRetryAt !== null && this.outboxRetryAt <= now) {
       this.outboxRetryAt = null;
@@ -986,16 +1069,19 @@ export class BindingGate extends DurableObject<Env> {
 
   /** Dispatches as stored here (not final, or final and not yet in History). */
   async get(ids: string[]): Promise<DispatchDoc[]> {
+    await this.settleOrphans();
     return ids.map((id) => this.live.readable(id)).filter((d): d is DispatchDoc => d !== null);
   }
 
   /** Every dispatch this gate holds, for lists and records by binding. */
   async held(): Promise<DispatchDoc[]> {
+    await this.settleOrphans();
     return this.live.allReadable();
   }
 
   /** Event ids live dispatches still need (SPEC 1.1 retention), within `scope`. */
   async liveEventIds(scope: { from: number; to: number } | { ids: string[] }): Promise<string[]> {
+    await this.settleOrphans();
     const wanted = "ids" in scope ? new Set(scope.ids) : null;
     const inScope = (id: string) => {
       if (wanted) return wanted.has(id);
@@ -1009,6 +1095,17 @@ export class BindingGate extends DurableObject<Env> {
     return [...out];
   }
 
+  /** Live dispatches created in `[from, to)`: their History window must wait for their outcome. */
+  async liveCreatedIn(scope: { from: number; to: number }): Promise<number> {
+    await this.settleOrphans();
+    let n = 0;
+    for (const doc of this.live.live()) {
+      const k = dispatchKeyTime(doc.dispatch_id);
+      if (k >= scope.from && k < scope.to) n++;
+    }
+    return n;
+  }
+
   /** Gate state for `/v1/stats`: dispatch counts plus every flow-control gate in use. */
   async snapshot(): Promise<{
     in_flight: number;
@@ -1018,6 +1115,7 @@ export class BindingGate extends DurableObject<Env> {
     by_status: Record<string, number>;
     gates: ReturnType<FlowControl["snapshot"]>["gates"];
   }> {
+    await this.settleOrphans();
     const docs = this.live.live();
     const byStatus: Record<string, number> = {};
     for (const d of docs) byStatus[d.status] = (byStatus[d.status] ?? 0) + 1;

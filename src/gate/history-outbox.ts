@@ -1,7 +1,7 @@
 /**
  * Hands final dispatches from a BindingGate to its binding id's History window (docs/scale.md),
  * batched for a few milliseconds so busy gates append many at once. A dispatch's History append is
- * the point where it becomes final for readers: then its live row is deleted. A dispatch that was
+ * the point where it becomes final for readers: then its live slot is freed. A dispatch that was
  * created in an earlier window also leaves a stub there, so a lookup by its id finds it. Trust
  * records that are not final outcomes go along with the batch.
  */

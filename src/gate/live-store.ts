@@ -1,30 +1,52 @@
 /**
- * The BindingGate's live dispatches (docs/scale.md): one row per dispatch that is not final (and one
- * `waiting`), a JSON document each, in a WITHOUT ROWID table so a write costs one row. All of them
- * are held in memory; the state machine changes the in-memory documents and `commit` writes each
- * changed one once, at the end of its synchronous section. A dispatch that became final is handed to
- * the History outbox instead and its row is deleted when History holds it; until then readers see
- * the row as last committed.
+ * The BindingGate's live dispatches (docs/scale.md): each dispatch that is not final (and each one
+ * `waiting`) is a JSON document in a slot row. All of them are held in memory; the state machine
+ * changes the in-memory documents and `commit` writes each changed one once, at the end of its
+ * synchronous section. A dispatch that became final is handed to the History outbox instead; once
+ * History holds it its slot is free for the next dispatch, which overwrites it: a simply dispatched
+ * event costs one row written here, and no row is ever deleted (the slots are bounded by the most
+ * dispatches live at once). After a restart a slot may still show a dispatch History already holds;
+ * the gate notices when its lease timer asks History, and frees it.
  */
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 
-export const LIVE_SCHEMA =
-  "CREATE TABLE IF NOT EXISTS live (dispatch_id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID";
+export const LIVE_SCHEMA = "CREATE TABLE IF NOT EXISTS live_slots (slot INTEGER PRIMARY KEY, doc TEXT NOT NULL)";
 
 export class LiveStore {
   private readonly docs = new Map<string, DispatchDoc>();
-  /** The JSON each row holds in storage. */
+  private readonly slots = new Map<string, number>();
+  /** The JSON each slot holds in storage, by dispatch id. */
   private readonly committed = new Map<string, string>();
   private readonly dirty = new Set<string>();
   /** Final dispatches waiting for their History append: never written as final here. */
   private readonly finals = new Set<string>();
+  private readonly free: number[] = [];
+  private nextSlot = 1;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(LIVE_SCHEMA);
-    for (const row of sql.exec<{ dispatch_id: string; doc: string }>("SELECT dispatch_id, doc FROM live")) {
-      this.docs.set(row.dispatch_id, JSON.parse(row.doc) as DispatchDoc);
-      this.committed.set(row.dispatch_id, row.doc);
+    this.adoptOneRowPerDispatch();
+    for (const row of sql.exec<{ slot: number; doc: string }>("SELECT slot, doc FROM live_slots ORDER BY slot")) {
+      this.nextSlot = Math.max(this.nextSlot, row.slot + 1);
+      const doc = JSON.parse(row.doc) as DispatchDoc;
+      const other = this.docs.get(doc.dispatch_id);
+      if (other && other.updated_at >= doc.updated_at) {
+        this.free.push(row.slot);
+        continue;
+      }
+      if (other) this.free.push(this.slots.get(doc.dispatch_id) ?? 0);
+      this.docs.set(doc.dispatch_id, doc);
+      this.slots.set(doc.dispatch_id, row.slot);
+      this.committed.set(doc.dispatch_id, row.doc);
     }
+  }
+
+  /** Rows of the one-row-per-dispatch table move into slots. */
+  private adoptOneRowPerDispatch(): void {
+    const exists = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'live'").toArray();
+    if (exists.length === 0) return;
+    this.sql.exec("INSERT INTO live_slots (doc) SELECT doc FROM live");
+    this.sql.exec("DROP TABLE live");
   }
 
   /** The working document (final ones included until History holds them). */
@@ -63,9 +85,14 @@ export class LiveStore {
       if (!doc) continue;
       const text = JSON.stringify(doc);
       if (this.committed.get(id) === text) continue;
+      let slot = this.slots.get(id);
+      if (slot === undefined) {
+        slot = this.free.pop() ?? this.nextSlot++;
+        this.slots.set(id, slot);
+      }
       this.sql.exec(
-        "INSERT INTO live (dispatch_id, doc) VALUES (?, ?) ON CONFLICT(dispatch_id) DO UPDATE SET doc = excluded.doc",
-        id,
+        "INSERT INTO live_slots (slot, doc) VALUES (?, ?) ON CONFLICT(slot) DO UPDATE SET doc = excluded.doc",
+        slot,
         text,
       );
       this.committed.set(id, text);
@@ -73,10 +100,12 @@ export class LiveStore {
     this.dirty.clear();
   }
 
-  /** History holds these now: their rows go. */
+  /** History holds these now: their slots are free (overwritten by the next dispatch, not deleted). */
   release(ids: readonly string[]): void {
     for (const id of ids) {
-      if (this.committed.has(id)) this.sql.exec("DELETE FROM live WHERE dispatch_id = ?", id);
+      const slot = this.slots.get(id);
+      if (slot !== undefined) this.free.push(slot);
+      this.slots.delete(id);
       this.committed.delete(id);
       this.docs.delete(id);
       this.finals.delete(id);

@@ -8,7 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 import { markPartitionDropped, registerPartition, sealPartition } from "../db/partitions-repo";
-import { dispatchKeyTime, partitionSpanMs, retentionMs } from "../lib/partitions";
+import { dispatchKeyTime, parseHistoryName, partitionSpanMs, retentionMs, sealDelayMs } from "../lib/partitions";
 import { countDurableObjectOps } from "../observability/billable-ops";
 import { trustHash } from "../trust/trust-chain";
 import type { TrustRecordRow } from "../trust/trust-view";
@@ -32,7 +32,8 @@ interface Chain {
 }
 
 /** Counters move to D1 and the chain is handed over this long after the window ends. */
-const SEAL_AFTER_MS = 60_000;
+/** How often a window kept past retention for a live dispatch asks again. */
+const RECHECK_MS = 3_600_000;
 
 export class DispatchHistory extends DurableObject<Env> {
   private readonly store: HistoryStore;
@@ -53,9 +54,8 @@ export class DispatchHistory extends DurableObject<Env> {
 
   /** `history:<binding_id>:<start ISO>`. */
   private window(): { bindingId: string; start: number; end: number } {
-    const match = /^history:([^:]+):(.+)$/.exec(this.name);
-    const start = match?.[2] ? Date.parse(match[2]) : 0;
-    return { bindingId: match?.[1] ?? "", start, end: start + partitionSpanMs(this.env) };
+    const parsed = parseHistoryName(this.name) ?? { bindingId: "", start: 0 };
+    return { ...parsed, end: parsed.start + partitionSpanMs(this.env) };
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -216,24 +216,58 @@ export class DispatchHistory extends DurableObject<Env> {
 
   private async armAlarm(): Promise<void> {
     const { end } = this.window();
-    const next = this.store.meta("sealed") === null ? end + SEAL_AFTER_MS : end + retentionMs(this.env);
+    const sealAt = end + sealDelayMs(partitionSpanMs(this.env));
+    const next = this.store.meta("sealed") === null ? sealAt : Math.max(sealAt, end + retentionMs(this.env));
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 50));
+  }
+
+  /**
+   * When a window past retention may be dropped (null: now). It stays while a gate still holds a
+   * dispatch created in it (its outcome will leave a stub here), and while a stub here points at a
+   * window not yet past retention (a lookup by dispatch id starts here).
+   */
+  private async neededUntil(now: number): Promise<number | null> {
+    const { bindingId, start, end } = this.window();
+    const span = partitionSpanMs(this.env);
+    const retention = retentionMs(this.env);
+    // A window drops at its end plus retention, and never before its seal time.
+    const dropTime = (from: number) => from + span + Math.max(retention, sealDelayMs(span));
+    const holders = this.store.stubHolders().map((name) => dropTime(parseHistoryName(name)?.start ?? 0));
+    const stubsUntil = Math.max(0, ...holders);
+    const { results } = await this.env.DB.prepare(
+      "SELECT binding_key FROM binding_versions WHERE id = ? AND state != 'terminated'",
+    )
+      .bind(bindingId)
+      .all<{ binding_key: string }>();
+    const live = await Promise.all(
+      results.map((r) => this.env.BINDING_GATE.getByName(r.binding_key).liveCreatedIn({ from: start, to: end })),
+    );
+    if (live.some((n) => n > 0)) return now + Math.min(RECHECK_MS, Math.max(span, 1_000));
+    return stubsUntil > now ? stubsUntil : null;
   }
 
   override async alarm(): Promise<void> {
     const { bindingId, end } = this.window();
     const now = Date.now();
     const ledger = this.env.TRUST_LEDGER.getByName(bindingId);
-    if (this.store.meta("chain") !== null && this.store.meta("sealed") === null && now >= end + SEAL_AFTER_MS) {
+    const sealAt = end + sealDelayMs(partitionSpanMs(this.env));
+    if (this.store.meta("chain") !== null && this.store.meta("sealed") === null && now >= sealAt) {
       const sealed = await this.seal();
       await ledger.sealed(this.name, sealed.tail, sealed.next_seq);
     }
-    if (now >= end + retentionMs(this.env)) {
+    // Dropped only after the seal time, so the window's counters outlive it.
+    if (now >= Math.max(sealAt, end + retentionMs(this.env))) {
+      const keepUntil = await this.neededUntil(now);
+      if (keepUntil !== null) {
+        await this.ctx.storage.setAlarm(keepUntil);
+        return;
+      }
       const chain = this.store.meta("chain") === null ? null : await this.openChain();
       if (chain && !("moved_to" in chain)) await ledger.dropped(this.name, chain.tail, chain.next_seq - 1);
       await markPartitionDropped(this.env.DB, this.name).catch(() => {});
       await this.ctx.storage.deleteAll();
+      this.store.recreate();
       this.chain = null;
       this.totalsCache = null;
       return;

@@ -9,6 +9,7 @@ import type { DispatchDoc } from "../contracts/dispatch-doc";
 import { listPartitions } from "../db/partitions-repo";
 import { dispatchKeyTime, historyName, partitionSpanMs, partitionStart } from "../lib/partitions";
 import type { ListQuery } from "./history-store";
+import { legacyBindingDispatches, legacyDispatches } from "./legacy-layout";
 import { gateReads, historyReads } from "./stubs";
 
 export function bindingIdOf(bindingKey: string): string {
@@ -56,6 +57,8 @@ export async function findDispatches(env: Env, ids: readonly string[]): Promise<
       }
     }),
   );
+  const older = ids.filter((id) => !found.has(id));
+  if (older.length > 0) for (const doc of await legacyDispatches(env.DB, older)) found.set(doc.dispatch_id, doc);
   return found;
 }
 
@@ -125,6 +128,9 @@ export async function listBindingDispatches(
     limit: limit + 1,
   };
   for (const w of windows) {
+    // A window starting after the cursor holds nothing below it of its own (a late entry there
+    // has a stub in the window it was created in).
+    if (cursor && w.start > cursor[0]) continue;
     // Windows are visited newest first; one older than every row already kept cannot add to the page.
     const sorted = [...gathered.values()].sort(order);
     const last = sorted[limit];
@@ -134,6 +140,10 @@ export async function listBindingDispatches(
         gathered.set(row.doc.dispatch_id, row.doc);
       }
     }
+  }
+  // Dispatches of the earlier layout (D1), until retention ends them.
+  for (const doc of await legacyBindingDispatches(env.DB, bindingKeys)) {
+    if (!gathered.has(doc.dispatch_id) && matches(doc, f) && before(doc, cursor)) gathered.set(doc.dispatch_id, doc);
   }
   return [...gathered.values()].sort(order).slice(0, limit + 1);
 }

@@ -10,13 +10,14 @@ import { DurableObject } from "cloudflare:workers";
 import type { TriggerEvent } from "../contracts/events";
 import { loadRoutingTable } from "../db/bindings-repo";
 import { claimDedupe } from "../db/dedupe-repo";
-import { registerEventPartition, sealEventPartition } from "../db/partitions-repo";
+import { markPartitionDropped, registerEventPartition, sealEventPartition } from "../db/partitions-repo";
 import { admitRequestOf, RoutingCache, type RoutingTable, routesOf } from "../dispatch/routing-table";
 import { monotonicUuidv7, type Uuidv7State } from "../lib/ids";
 import {
   PINNED_EVENT_LOG,
   partitionSpanMs,
   retentionMs,
+  sealDelayMs,
   shardOfEventId,
   uuidv7Time,
   withShard,
@@ -58,7 +59,6 @@ const PROGRESS_EVERY_MS = 1_000;
 /** Unrouted events are retried (and a restarted object recovers) on this period. */
 const RECOVERY_EVERY_MS = 5_000;
 /** Counters move to D1 this long after the window ends. */
-const SEAL_AFTER_MS = 60_000;
 
 export class EventLog extends DurableObject<Env> {
   private readonly store: EventStore;
@@ -285,8 +285,10 @@ export class EventLog extends DurableObject<Env> {
     const now = Date.now();
     const due: number[] = [];
     if (this.unrouted.size > 0) due.push(now + RECOVERY_EVERY_MS);
-    if (!this.pinned && this.store.meta("sealed") === null) due.push(end + SEAL_AFTER_MS);
-    if (!this.pinned) due.push(end + retentionMs(this.env));
+    const sealAt = end + sealDelayMs(partitionSpanMs(this.env));
+    if (!this.pinned && this.store.meta("sealed") === null) due.push(sealAt);
+    // A window is dropped once sealed, so never before its seal time.
+    if (!this.pinned) due.push(Math.max(sealAt, end + retentionMs(this.env)));
     else due.push(now + 86_400_000);
     const next = Math.max(now + 50, Math.min(...due));
     const current = await this.ctx.storage.getAlarm();
@@ -301,12 +303,14 @@ export class EventLog extends DurableObject<Env> {
     if (this.pinned) {
       await this.releasePins(now);
     } else {
-      if (this.store.meta("sealed") === null && now >= end + SEAL_AFTER_MS && this.unrouted.size === 0) {
+      const sealAt = end + sealDelayMs(partitionSpanMs(this.env));
+      if (this.store.meta("sealed") === null && now >= sealAt && this.unrouted.size === 0) {
         this.saveProgress();
         await sealEventPartition(this.env.DB, this.name, start, shard, this.counts());
         this.store.setMeta("sealed", String(now));
       }
-      if (now >= end + retentionMs(this.env) && this.unrouted.size === 0) {
+      // Dropped only once sealed, so the window's counters outlive it.
+      if (now >= end + retentionMs(this.env) && this.store.meta("sealed") !== null) {
         if (await this.dropWindow(start, end)) return;
       }
     }
@@ -318,7 +322,10 @@ export class EventLog extends DurableObject<Env> {
     const ids = await pinnedEventIds(this.env, this.store.routedBindingKeys(), { from: start, to: end });
     const keep = ids.map((id) => this.store.get(id)).filter((e): e is StoredEvent => e !== null);
     if (keep.length > 0) await this.env.EVENT_LOG.getByName(PINNED_EVENT_LOG).pin(keep);
+    await markPartitionDropped(this.env.DB, this.name);
     await this.ctx.storage.deleteAll();
+    this.store.recreate();
+    this.unrouted.clear();
     return true;
   }
 

@@ -1,10 +1,12 @@
 /**
  * Reads events by id from the EventLog windows that hold them (the id names its window and shard),
- * falling back to the pinned store for windows retention already dropped.
+ * falling back to the pinned store for windows retention already dropped, and to D1 for events of
+ * the earlier storage layout.
  */
 import type { TriggerEvent } from "../contracts/events";
 import { eventLogOf, PINNED_EVENT_LOG, partitionSpanMs } from "../lib/partitions";
 import type { StoredEvent } from "./event-store";
+import { legacyEvents } from "./legacy-layout";
 import { eventLogReads } from "./stubs";
 
 export async function loadStoredEvents(env: Env, ids: readonly string[]): Promise<Map<string, StoredEvent>> {
@@ -24,6 +26,9 @@ export async function loadStoredEvents(env: Env, ids: readonly string[]): Promis
   if (missing.length > 0) {
     for (const e of await eventLogReads(env, PINNED_EVENT_LOG).get(missing)) found.set(e.event.id, e);
   }
+  const older = ids.filter((id) => !found.has(id));
+  // Events of the earlier layout, kept in D1 until retention ends them.
+  if (older.length > 0) for (const e of await legacyEvents(env.DB, older)) found.set(e.event.id, e);
   return found;
 }
 

@@ -54,6 +54,8 @@ export interface StoredEvent {
   /** Binding keys the event was routed to, in listing order. */
   routes: string[];
   replays: ReplayPointer[];
+  /** Read from the earlier storage layout (D1), whose records D1 still holds. */
+  legacy?: boolean;
 }
 
 type Row = {
@@ -81,6 +83,11 @@ type Doc = Pick<TriggerEvent, "occurred_at" | "headers" | "payload" | "raw_body"
 export class EventStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(EVENT_LOG_SCHEMA);
+  }
+
+  /** After the object's storage was deleted: empty tables again, so later reads find nothing. */
+  recreate(): void {
+    this.sql.exec(EVENT_LOG_SCHEMA);
   }
 
   insert(stored: StoredEvent): void {

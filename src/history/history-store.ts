@@ -93,6 +93,11 @@ export class HistoryStore {
     sql.exec(HISTORY_SCHEMA);
   }
 
+  /** After the object's storage was deleted: empty tables again, so later reads find nothing. */
+  recreate(): void {
+    this.sql.exec(HISTORY_SCHEMA);
+  }
+
   has(k: number, dispatchId: string): boolean {
     return this.sql.exec("SELECT 1 FROM entries WHERE k = ? AND dispatch_id = ?", k, dispatchId).toArray().length > 0;
   }
@@ -140,6 +145,14 @@ export class HistoryStore {
       holder,
       JSON.stringify(doc),
     );
+  }
+
+  /** The windows the stubs here point at. */
+  stubHolders(): string[] {
+    return this.sql
+      .exec<{ stub_of: string }>("SELECT DISTINCT stub_of FROM entries WHERE stub_of IS NOT NULL")
+      .toArray()
+      .map((r) => r.stub_of);
   }
 
   get(k: number, dispatchId: string): Found | null {

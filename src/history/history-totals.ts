@@ -76,6 +76,13 @@ export function entryStats(doc: DispatchDoc): EntryStats {
     if (t.op === "started") starts.set(t.attempt, t.at);
     else if (t.op === "finished" || t.op === "attempt_ended")
       durations.push(Math.max(0, t.completed_at - t.started_at));
+    else if (t.op === "legacy") {
+      // Attempts made before the dispatch moved over from the earlier layout.
+      for (const a of t.attempts) {
+        starts.set(a.attempt, Date.parse(a.started_at));
+        if (a.duration_ms !== null) durations.push(a.duration_ms);
+      }
+    }
   }
   const first = starts.get(1);
   return {

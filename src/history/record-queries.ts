@@ -21,6 +21,8 @@ export interface SeqRecord extends RecordView {
 
 /** The records an event's intake stands for (SPEC 4): its signature check and its acceptance. */
 export function intakeRecords(stored: StoredEvent): RecordView[] {
+  // The earlier layout wrote these to D1, where they are read.
+  if (stored.legacy) return [];
   const e = stored.event;
   const base = {
     tenant_id: e.tenant_id,
@@ -90,19 +92,19 @@ export async function eventsOfTrace(env: Env, traceId: string): Promise<StoredEv
   const all: StoredEvent[] = [];
   let before: string | null = null;
   for (let page = 0; page < 20; page++) {
-    const rows = await listEvents(env, { trace_id: traceId }, before, 500);
+    const { rows, resume } = await listEvents(env, { trace_id: traceId }, before, 500);
     all.push(...rows.slice(0, 500));
-    if (rows.length <= 500) break;
-    before = rows[499]?.event.id ?? null;
+    before = rows.length > 500 ? (rows[499]?.event.id ?? null) : resume;
+    if (before === null) break;
   }
   return all.reverse();
 }
 
 /**
  * Records of one binding version, in causal order, after `afterSeq`: its live dispatches and the
- * entries of its History windows from the window of `afterSeq` on. A page ends at a window boundary
- * where every record before it is known (later windows only add records of dispatches created
- * earlier, which are fetched too).
+ * entries of its History windows from the window of `afterSeq` on. The answer ends at the first
+ * window boundary past which more than `limit` records are known, where every record before it is
+ * known (later windows only add records of dispatches created earlier, which are fetched too).
  */
 export async function recordsOfBinding(
   env: Env,
@@ -118,34 +120,35 @@ export async function recordsOfBinding(
     .sort((a, b) => a.start - b.start);
   const docs = new Map<string, DispatchDoc>();
   for (const doc of await gateReads(env, bindingKey).held()) docs.set(doc.dispatch_id, doc);
-  let complete = Number.POSITIVE_INFINITY;
+  const recordsBefore = (end: number) => {
+    const records: RecordView[] = [...control];
+    const sorted = [...docs.values()].sort(
+      (a, b) => a.created_at - b.created_at || (a.dispatch_id < b.dispatch_id ? -1 : 1),
+    );
+    for (const doc of sorted) records.push(...dispatchRecords(doc, null));
+    return withSeq(records).filter((r) => r.seq > afterSeq && Date.parse(r.at) < end);
+  };
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i];
     if (!w) break;
     for (const doc of await historyReads(env, w.name).docs(bindingKey)) docs.set(doc.dispatch_id, doc);
-    const count = [...docs.values()].reduce((n, d) => n + d.log.length, 0);
-    if (count > limit * 2 && i + 1 < windows.length) {
-      complete = w.start + span;
+    const complete = w.start + span;
+    if (i + 1 < windows.length && recordsBefore(complete).length > limit) {
       // Later windows can still hold dispatches created before this boundary.
       for (const later of windows.slice(i + 1)) {
         for (const doc of await historyReads(env, later.name).docs(bindingKey)) {
           if ((uuidv7Time(doc.event_id) ?? 0) < complete || doc.created_at < complete) docs.set(doc.dispatch_id, doc);
         }
       }
-      break;
+      return recordsBefore(complete);
     }
   }
-  const records: RecordView[] = [...control];
-  const sorted = [...docs.values()].sort(
-    (a, b) => a.created_at - b.created_at || (a.dispatch_id < b.dispatch_id ? -1 : 1),
-  );
-  for (const doc of sorted) records.push(...dispatchRecords(doc, null));
-  return withSeq(records).filter((r) => r.seq > afterSeq && Date.parse(r.at) < complete);
+  return recordsBefore(Number.POSITIVE_INFINITY);
 }
 
 /** Recent records without a scope (SPEC 14: a bounded window): the newest events and rejections. */
 export async function recentRecords(env: Env, control: RecordView[], tenant: string | null): Promise<RecordView[]> {
-  const events = await listEvents(env, { tenant_id: tenant ?? undefined }, null, 50);
+  const { rows: events } = await listEvents(env, { tenant_id: tenant ?? undefined }, null, 50);
   const records = await recordsOfEvents(env, events.slice(0, 50).reverse());
   const logs = (await listPartitions(env.DB, "events:", { live: true })).slice(0, 4);
   for (const log of logs) {

@@ -37,6 +37,13 @@ export function historyName(bindingId: string, start: number): string {
   return `history:${bindingId}:${new Date(start).toISOString()}`;
 }
 
+/** The binding id and window start a `history:<binding_id>:<start ISO>` name stands for. */
+export function parseHistoryName(name: string): { bindingId: string; start: number } | null {
+  const match = /^history:([^:]+):(.+)$/.exec(name);
+  const start = match?.[2] ? Date.parse(match[2]) : Number.NaN;
+  return match?.[1] && Number.isFinite(start) ? { bindingId: match[1], start } : null;
+}
+
 const UUID_HEX = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The millisecond time of a UUIDv7 (bare, or after a `evt_`, `trace_`, `r` … prefix), or null. */
@@ -73,6 +80,15 @@ export function dispatchKeyTime(dispatchId: string): number {
   const tag = parts[2];
   const fromTag = tag ? uuidv7Time(tag) : null;
   return fromTag ?? uuidv7Time(parts[1] ?? "") ?? 0;
+}
+
+/**
+ * How long after its end a window is sealed (its totals written to D1): late accepts (5 s grace)
+ * and finals have arrived by then. A minute, or the window's own length when that is shorter (but
+ * at least 10 s). A window is never dropped before it is sealed.
+ */
+export function sealDelayMs(spanMs: number): number {
+  return Math.min(60_000, Math.max(spanMs, 10_000));
 }
 
 /** How long per-event history is kept (`RECORDS_RETENTION_DAYS`, default 7), in ms. */

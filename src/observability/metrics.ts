@@ -204,6 +204,13 @@ async function historyTotals(env: Env): Promise<{ total: HistoryTotals; retries:
   };
   const open = windows.filter((w) => w.sealed_at === null && w.dropped_at === null);
   for (const w of windows) if (w.sealed_at !== null && w.totals) add(w.name, JSON.parse(w.totals) as HistoryTotals);
+  // What the earlier layout's rows stood for, sealed before any of them was purged.
+  const [legacy] = await listPartitions(env.DB, "legacy:history");
+  if (legacy?.totals) {
+    const t = JSON.parse(legacy.totals) as HistoryTotals & { retries_by_binding: Record<string, number> };
+    mergeTotals(total, { ...t, retries: 0 });
+    for (const [id, n] of Object.entries(t.retries_by_binding)) retries.set(id, (retries.get(id) ?? 0) + n);
+  }
   const live = await Promise.all(open.map((w) => env.DISPATCH_HISTORY.getByName(w.name).currentTotals()));
   for (const [i, t] of live.entries()) add(open[i]?.name ?? "", t);
   return { total, retries };
@@ -211,7 +218,7 @@ async function historyTotals(env: Env): Promise<{ total: HistoryTotals; retries:
 
 /** Accepted events per source over every EventLog window. */
 async function acceptedTotals(env: Env): Promise<Map<string, number>> {
-  const logs = await listPartitions(env.DB, "events:");
+  const logs = [...(await listPartitions(env.DB, "events:")), ...(await listPartitions(env.DB, "legacy:events"))];
   const out = new Map<string, number>();
   const add = (counts: Record<string, number>) => {
     for (const [source, n] of Object.entries(counts)) out.set(source, (out.get(source) ?? 0) + n);

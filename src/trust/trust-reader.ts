@@ -26,6 +26,8 @@ export async function chainRecords(
   limit: number,
 ): Promise<{ rows: TrustRecordRow[]; checkpoint: Checkpoint | null }> {
   const { parts, checkpoint } = await env.TRUST_LEDGER.getByName(bindingId).chain();
+  // A window kept past retention can be older than the checkpoint: the chain starts at the checkpoint.
+  if (checkpoint) after = Math.max(after, checkpoint.seq);
   const rows: TrustRecordRow[] = [];
   if (!checkpoint) rows.push(...(await legacyChain(env.DB, bindingId)).filter((r) => r.seq > after).slice(0, limit));
   for (let i = 0; i < parts.length && rows.length < limit; i++) {

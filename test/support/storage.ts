@@ -70,7 +70,7 @@ export async function fireGateTimers(
       sql.exec("UPDATE gate_meta SET v = ? WHERE k = 'flow_sweep_at'", String(Date.now() - 1));
     } else {
       sql.exec(
-        "UPDATE live SET doc = json_set(doc, '$.timer.at', ?) WHERE json_extract(doc, '$.timer.kind') = ?",
+        "UPDATE live_slots SET doc = json_set(doc, '$.timer.at', ?) WHERE json_extract(doc, '$.timer.kind') = ?",
         Date.now() - 1,
         kind,
       );

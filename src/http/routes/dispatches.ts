@@ -113,10 +113,10 @@ async function listFor(c: Context<AppEnv>, q: ListQuery, cursor: [number, string
   const out: DispatchDoc[] = [];
   let before: string | null = null;
   for (let round = 0; round < 10 && out.length <= q.limit; round++) {
-    const events = await listEvents(env, { tenant_id: tenant }, before, 100);
+    const { rows: events, resume } = await listEvents(env, { tenant_id: tenant }, before, 100);
     for (const e of events.slice(0, 100)) out.push(...(await dispatchesOfEvent(env, e)).filter(keep));
-    if (events.length <= 100) break;
-    before = events[99]?.event.id ?? null;
+    before = events.length > 100 ? (events[99]?.event.id ?? null) : resume;
+    if (before === null) break;
   }
   return out.sort((a, b) => cursorOf(b)[0] - cursorOf(a)[0] || (a.dispatch_id < b.dispatch_id ? 1 : -1));
 }

@@ -13,7 +13,7 @@ import { newTraceId } from "../../lib/ids";
 import { API_SOURCE, countRejections } from "../../observability/intake-counters";
 import type { AppEnv } from "../app";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
-import { decodeCursor, limitSchema, page } from "../pagination";
+import { decodeCursor, encodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";
 
 export const publishBodySchema = z.union([publishEventSchema, z.array(z.unknown())]);
@@ -129,14 +129,16 @@ export function eventRoutes() {
   app.get("/", async (c) => {
     const q = parseQuery(c, listEventsQuerySchema);
     const cursor = decodeCursor(q.cursor, 1);
-    const rows = await listEvents(
+    const { rows, resume } = await listEvents(
       c.env,
       { provider: q.provider, kind: q.kind, source: q.source, trace_id: q.trace_id, tenant_id: tenantScope(c) },
       cursor ? String(cursor[0]) : null,
       q.limit,
     );
     const result = page(rows, q.limit, (r) => [r.event.id]);
-    return c.json({ items: result.items.map((r) => r.event), next_cursor: result.next_cursor });
+    // A page cut short by the window budget goes on below the windows it read.
+    const next = result.next_cursor ?? (resume ? encodeCursor([resume]) : null);
+    return c.json({ items: result.items.map((r) => r.event), next_cursor: next });
   });
 
   app.get("/:id", async (c) => {
