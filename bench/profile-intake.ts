@@ -2,20 +2,22 @@
  * `npx node bench/profile-intake.ts`: where the CPU of `POST /hooks/:source` goes under load.
  * Boots Switchyard with the wrangler commands of scripts/start.mjs (fresh state, its own admin
  * token, the DevTools inspector on a port of its own), creates a GitHub source, sends signed
- * `issues.edited` deliveries (they match no binding: intake plus inbox routing, as phase 1 of
- * bench/run.ts) from closed-loop clients, and meanwhile records
+ * `issues.edited` deliveries (they match no binding: intake and routing, as phase 1 of
+ * bench/run.ts; with `--dispatch` a binding sends each to a local handler that answers 200 at once,
+ * so the whole dispatch path is profiled too) from closed-loop clients, and meanwhile records
  *
  *   - the CPU of each process of the wrangler tree (the Node proxy, workerd), per accepted request;
- *   - a sampling CPU profile of the Worker's isolate (the route, the queue consumer, the Durable
- *     Objects), summarised as self time per function and inclusive time of chosen functions.
+ *   - a sampling CPU profile of the Worker's isolate (the routes and the Durable Objects),
+ *     summarised as self time per function and inclusive time of chosen functions.
  *
- * The local D1 and queue simulators run in workerd outside the profiled isolate: their share shows
- * in workerd's process CPU only.
+ * The local D1 simulator runs in workerd outside the profiled isolate: its share shows in workerd's
+ * process CPU only.
  *
- *   --seconds=6 --warmup-seconds=2 --concurrency=20 --port=8896 --inspector-port=9396 --top=30 --keep
+ *   --seconds=6 --warmup-seconds=2 --concurrency=20 --port=8896 --inspector-port=9396 --top=30 --keep --dispatch
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,6 +43,7 @@ const opts = {
   top: option("top", 30),
 };
 const keep = process.argv.includes("--keep");
+const dispatch = process.argv.includes("--dispatch");
 const BASE = `http://127.0.0.1:${opts.port}`;
 const SECRET = "profile-github-secret";
 
@@ -156,6 +159,7 @@ const state = join(tmp, "state");
 const logFile = join(tmp, "switchyard.log");
 const env = wranglerEnv({ PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}` });
 let switchyard: Started | undefined;
+let handler: ReturnType<typeof createServer> | undefined;
 
 try {
   await run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
@@ -177,6 +181,27 @@ try {
     body: JSON.stringify({ provider: "github", verify: { style: "github", secret: SECRET } }),
   });
   if (created.status !== 201) throw new Error(`creating the source failed: ${created.status} ${created.body}`);
+  if (dispatch) {
+    const handlerPort = opts.port + 1;
+    handler = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    });
+    handler.keepAliveTimeout = 120_000;
+    await new Promise<void>((resolve) => handler?.listen(handlerPort, "127.0.0.1", resolve));
+    const bound = await send({
+      method: "PUT",
+      url: `${BASE}/v1/bindings/profile-b`,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        provider: "github",
+        events: ["issues.edited"],
+        handler: `http://127.0.0.1:${handlerPort}/h`,
+        allow_cleartext: true,
+      }),
+    });
+    if (bound.status !== 201) throw new Error(`creating the binding failed: ${bound.status} ${bound.body}`);
+  }
   const call = (i: number) => githubDelivery(`${BASE}/hooks/profile-gh`, SECRET, i, "edited");
   await closedLoop(opts.concurrency, opts.warmupSeconds * 1000, call);
   await settle();
@@ -196,7 +221,9 @@ try {
   devtools.close();
 
   const ok = load.replies.filter((r) => r.status === 202).length;
-  console.log(`# Intake profile: ${opts.concurrency} clients, ${opts.seconds} s, isolate '${devtools.title}'`);
+  console.log(
+    `# ${dispatch ? "Intake and dispatch" : "Intake"} profile: ${opts.concurrency} clients, ${opts.seconds} s, isolate '${devtools.title}'`,
+  );
   console.log(
     `${(ok / (load.elapsedMs / 1000)).toFixed(1)} accepted/s, statuses ${JSON.stringify(statusCounts(load.replies))}`,
   );
@@ -221,6 +248,7 @@ try {
   if (keep) writeFileSync(join(tmp, "intake.cpuprofile"), JSON.stringify(profile));
 } finally {
   if (switchyard) await stop(switchyard);
+  handler?.close();
   if (keep) console.log(`\nstate, log and profile: ${tmp}`);
   else rmSync(tmp, { recursive: true, force: true });
 }

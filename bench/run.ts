@@ -8,7 +8,10 @@
  *   2. latency     accept → first handler call at a steady rate (open loop) and at saturation
  *   3. e2e         end-to-end dispatch throughput, with no flow control and with a concurrency gate
  *   4. ops         billable Cloudflare operations per dispatched event (a second boot with
- *                  BILLABLE_OPS_COUNTING=true, src/observability/billable-ops.ts) and their price
+ *                  BILLABLE_OPS_COUNTING=true, src/observability/billable-ops.ts) and their price;
+ *                  5. the capacity model that follows from them
+ *   6. flow        flow-control decisions per second in a BindingGate's own SQLite (workerd, through
+ *                  test/unit/flow/flow-control-sql.bench.ts)
  *
  * It starts what it needs on spare ports with fresh state, and stops it again: Switchyard through
  * `scripts/start.mjs` (as `npm start`), the demo handler's server (bench/handler.ts: the one
@@ -17,7 +20,7 @@
  *
  * Options (flags or BENCH_* environment variables, e.g. --intake-seconds=5 or BENCH_INTAKE_SECONDS=5):
  *   --quick                 short runs
- *   --only=intake,latency,e2e,ops
+ *   --only=intake,latency,e2e,ops,flow
  *   --concurrency=50        closed-loop clients (intake, saturation)
  *   --intake-seconds=8 --rounds=2 --warmup-seconds=2
  *   --rates=10,100 --latency-seconds=20 --saturation-seconds=8   (open-loop rates, events/s)
@@ -74,7 +77,7 @@ function num(name: string, normal: number, short: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got '${raw}'`);
   return value;
 }
-const PHASES = ["intake", "latency", "e2e", "ops"] as const;
+const PHASES = ["intake", "latency", "e2e", "ops", "flow"] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set((option("only") ?? PHASES.join(",")).split(",").map((s) => s.trim()));
 for (const p of only) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'`);
@@ -732,6 +735,28 @@ async function opsPhase(): Promise<void> {
 
 // ---- main ----------------------------------------------------------------------------------------
 
+/** SPEC 17: a binding's gate makes ≥ 1,000 flow-control decisions/s, measured in a real gate's SQLite. */
+async function flowPhase(): Promise<void> {
+  log("## 6. Flow-control decisions in one BindingGate's SQLite (workerd; SPEC 17: ≥ 1,000/s per binding)");
+  const out = join(tmp, "flow-bench.json");
+  const args = ["vitest", "bench", "--run", "test/unit/flow/flow-control-sql.bench.ts", "--outputJson", out];
+  await run("npx", args, { cwd: root, env: process.env, log: join(tmp, "flow-bench.log") });
+  type Report = { files: { groups: { benchmarks: { name: string; hz: number }[] }[] }[] };
+  const report = JSON.parse(readFileSync(out, "utf8")) as Report;
+  const scenarios: Record<string, number> = {};
+  for (const b of report.files.flatMap((f) => f.groups.flatMap((g) => g.benchmarks))) {
+    // One iteration runs a batch of decisions, named in the scenario (`… (×1000)`).
+    const batch = Number(/\(×(\d+)\)/.exec(b.name)?.[1] ?? 1);
+    const name = b.name.replace(/\s*\(×\d+\)$/, "");
+    scenarios[name] = b.hz * batch;
+    log(`  ${name.padEnd(62)} ${fmt(b.hz * batch, 0).padStart(7)} decisions/s`);
+  }
+  const slowest = Math.min(...Object.values(scenarios));
+  log(`  slowest scenario: ${fmt(slowest, 0)} decisions/s (SPEC 17: ≥ 1,000)`);
+  results.flow = { decisions_per_s: scenarios, slowest };
+  log();
+}
+
 async function main(): Promise<void> {
   const m = machine();
   log(
@@ -757,6 +782,7 @@ async function main(): Promise<void> {
     await release(sy.process);
   }
   if (wants("ops")) await opsPhase();
+  if (wants("flow")) await flowPhase();
   // wrangler dev rebuilds and restarts the Worker when files it bundles change (e.g. edits in this
   // checkout while the benchmark runs): state and counters restart, so the figures are suspect.
   const reloads = ["switchyard.log", "switchyard-ops.log"]

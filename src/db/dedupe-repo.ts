@@ -28,6 +28,21 @@ export async function claimDedupe(d1: D1Database, claim: Claim, now: number): Pr
   return row.event_id;
 }
 
+/** Claims several keys in one D1 batch (one transaction, in order); the holder of each afterwards. */
+export async function claimDedupeMany(d1: D1Database, claims: Claim[], now: number): Promise<string[]> {
+  if (claims.length === 0) return [];
+  if (claims.length === 1 && claims[0]) return [await claimDedupe(d1, claims[0], now)];
+  const statement = d1.prepare(CLAIM);
+  const results = await d1.batch<{ event_id: string }>(
+    claims.map((c) => statement.bind(c.scope, c.dedupe_key, c.event_id, c.expires_at, now)),
+  );
+  return results.map((r) => {
+    const row = r.results[0];
+    if (!row) throw new Error("dedupe claim returned no row");
+    return row.event_id;
+  });
+}
+
 /** Rows a purge step reads at most: the sweep walks the claims' primary key in steps of this many. */
 export const PURGE_STEP_ROWS = 5_000;
 

@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { TriggerEvent } from "../contracts/events";
 import { loadRoutingTable } from "../db/bindings-repo";
-import { claimDedupe } from "../db/dedupe-repo";
+import { claimDedupe, claimDedupeMany } from "../db/dedupe-repo";
 import { markPartitionDropped, registerEventPartition, sealEventPartition } from "../db/partitions-repo";
 import { admitRequestOf, RoutingCache, type RoutingTable, routesOf } from "../dispatch/routing-table";
 import { monotonicUuidv7, type Uuidv7State } from "../lib/ids";
@@ -104,64 +104,84 @@ export class EventLog extends DurableObject<Env> {
   // ---- intake ---------------------------------------------------------------------------------
 
   async accept(req: AcceptRequest): Promise<AcceptAnswer> {
+    return (await this.acceptMany([req]))[0] ?? { status: "moved" };
+  }
+
+  /**
+   * Accepts events in order (a publish array): every row is written and made durable at once, the
+   * keyed ones claim their keys in one D1 batch (a key repeated in the batch is a duplicate of its
+   * first use), and the accepted ones are routed after the answer.
+   */
+  async acceptMany(reqs: AcceptRequest[]): Promise<AcceptAnswer[]> {
     await this.recover();
     const { start, end, shard } = this.window();
     const now = Date.now();
-    if (this.pinned || now >= end + ACCEPT_GRACE_MS) return { status: "moved" };
+    if (this.pinned || now >= end + ACCEPT_GRACE_MS) return reqs.map(() => ({ status: "moved" }));
     const table = await this.routing.get();
     // Ids are monotonic in this object, so the watermark is a plain id; clamped into the window.
     const at = Math.min(Math.max(now, start), end - 1);
-    const id = withShard(`evt_${monotonicUuidv7(this.idState, at)}`, shard);
-    // An event published without a dedupe key is unique: it claims nothing (no D1 statement).
-    const unique = req.event.dedupe_key === "";
-    const event: TriggerEvent = {
-      ...req.event,
-      id,
-      received_at: iso(uuidv7Time(id) ?? at),
-      dedupe_key: unique ? `evt:${id}` : req.event.dedupe_key,
-    };
-    const routes = routesOf(table, event, req.target);
-    this.store.insert({
-      event,
-      source: req.source,
-      style: req.style,
-      dedupe_scope: req.dedupe_scope,
-      claim_expires: now + req.dedupe_window_s * 1000,
-      target: req.target,
-      routes: routes.map((b) => b.bindingKey),
-      replays: [],
+    const items = reqs.map((req) => {
+      const id = withShard(`evt_${monotonicUuidv7(this.idState, at)}`, shard);
+      // An event published without a dedupe key is unique: it claims nothing (no D1 statement).
+      const unique = req.event.dedupe_key === "";
+      const event: TriggerEvent = {
+        ...req.event,
+        id,
+        received_at: iso(uuidv7Time(id) ?? at),
+        dedupe_key: unique ? `evt:${id}` : req.event.dedupe_key,
+      };
+      this.store.insert({
+        event,
+        source: req.source,
+        style: req.style,
+        dedupe_scope: req.dedupe_scope,
+        claim_expires: now + req.dedupe_window_s * 1000,
+        target: req.target,
+        routes: routesOf(table, event, req.target).map((b) => b.bindingKey),
+        replays: [],
+      });
+      this.unrouted.add(id);
+      return { req, event, unique };
     });
-    this.unrouted.add(id);
-    // The event is durable before a claim could make anyone answer "duplicate" for it (SPEC 1.1).
+    // The events are durable before a claim could make anyone answer "duplicate" for them (SPEC 1.1).
     await this.ctx.storage.sync();
     await this.ensureRegistered(start, shard);
-    let holder = id;
+    const keyed = items.filter((i) => !i.unique);
+    let holders: string[];
     try {
-      if (!unique) {
-        holder = await claimDedupe(
-          this.env.DB,
-          {
-            scope: req.dedupe_scope,
-            dedupe_key: event.dedupe_key,
-            event_id: id,
-            expires_at: now + req.dedupe_window_s * 1000,
-          },
-          now,
-        );
-      }
+      holders = await claimDedupeMany(
+        this.env.DB,
+        keyed.map(({ req, event }) => ({
+          scope: req.dedupe_scope,
+          dedupe_key: event.dedupe_key,
+          event_id: event.id,
+          expires_at: now + req.dedupe_window_s * 1000,
+        })),
+        now,
+      );
     } catch (error) {
-      // The row stays: recovery settles the claim and routes the event if it holds it.
-      console.error(JSON.stringify({ msg: "dedupe claim failed", event_id: id, error: String(error) }));
+      // The rows stay: recovery settles the claims and routes the events that hold theirs.
+      console.error(JSON.stringify({ msg: "dedupe claim failed", error: String(error) }));
       await this.armAlarm();
-      return { status: "unavailable", message: "event stored but its dedupe claim could not be made yet" };
+      holders = keyed.map(() => "");
     }
-    if (holder !== id) {
-      this.store.remove(id);
-      this.unrouted.delete(id);
-      return { status: "duplicate", event_id: holder };
-    }
-    this.ctx.waitUntil(this.route(event, table, req.target, false));
-    return { status: "accepted", event_id: id, received_at: event.received_at };
+    const holderOf = new Map(keyed.map((i, n) => [i.event.id, holders[n] ?? ""]));
+    const routed: Promise<void>[] = [];
+    const answers = items.map(({ req, event, unique }): AcceptAnswer => {
+      const holder = unique ? event.id : (holderOf.get(event.id) ?? "");
+      if (holder === "") {
+        return { status: "unavailable", message: "event stored but its dedupe claim could not be made yet" };
+      }
+      if (holder !== event.id) {
+        this.store.remove(event.id);
+        this.unrouted.delete(event.id);
+        return { status: "duplicate", event_id: holder };
+      }
+      routed.push(this.route(event, table, req.target, false));
+      return { status: "accepted", event_id: event.id, received_at: event.received_at };
+    });
+    if (routed.length > 0) this.ctx.waitUntil(Promise.all(routed));
+    return answers;
   }
 
   /** Admits `event` at every binding version it matches; it stays unrouted if any admit fails. */

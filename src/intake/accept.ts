@@ -22,34 +22,66 @@ function shardOf(key: string, shards: number): number {
 }
 
 export async function acceptEvent(env: Env, req: AcceptRequest, now: number): Promise<AcceptOutcome> {
+  const [outcome] = await acceptEvents(env, [req], now);
+  if (!outcome) throw new Error("no answer for an accepted event");
+  return outcome;
+}
+
+/**
+ * Accepts events in order (a publish array): one `acceptMany` per EventLog shard they go to. Throws
+ * 503 when any of them could not be made durable; the ones that were stay accepted, and a retry of
+ * a keyed one is answered as their duplicate.
+ */
+export async function acceptEvents(env: Env, reqs: AcceptRequest[], now: number): Promise<AcceptOutcome[]> {
   const span = partitionSpanMs(env);
-  const shard = shardOf(`${req.dedupe_scope}\n${req.event.dedupe_key}`, eventShards(env));
-  let at = now;
-  let answer: AcceptAnswer = { status: "moved" };
-  // A window that closed while the request was under way sends it on to the next one.
-  for (let hop = 0; hop < 3 && answer.status === "moved"; hop++) {
-    answer = await env.EVENT_LOG.getByName(eventLogName(partitionStart(at, span), shard)).accept(req);
-    at = Math.max(Date.now(), partitionStart(at, span) + span);
+  const shards = eventShards(env);
+  const answers: AcceptAnswer[] = reqs.map(() => ({ status: "moved" }));
+  const byShard = new Map<number, number[]>();
+  reqs.forEach((req, i) => {
+    const shard = shardOf(`${req.dedupe_scope}\n${req.event.dedupe_key}`, shards);
+    byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
+  });
+  await Promise.all(
+    [...byShard].map(async ([shard, indexes]) => {
+      let at = now;
+      let left = indexes;
+      // A window that closed while the request was under way sends it on to the next one.
+      for (let hop = 0; hop < 3 && left.length > 0; hop++) {
+        const log = env.EVENT_LOG.getByName(eventLogName(partitionStart(at, span), shard));
+        const got = await log.acceptMany(left.map((i) => reqs[i] as AcceptRequest));
+        left.forEach((i, n) => {
+          answers[i] = got[n] ?? { status: "moved" };
+        });
+        left = left.filter((i) => answers[i]?.status === "moved");
+        at = Math.max(Date.now(), partitionStart(at, span) + span);
+      }
+    }),
+  );
+  const outcomes: AcceptOutcome[] = [];
+  for (const [i, answer] of answers.entries()) {
+    switch (answer.status) {
+      case "accepted":
+        outcomes.push({ status: "accepted", event_id: answer.event_id });
+        break;
+      case "duplicate": {
+        const source = reqs[i]?.source ?? API_SOURCE;
+        await countIntake(env.DB, { source, outcome: "duplicate", reason: "" }, now);
+        outcomes.push(answer);
+        break;
+      }
+      case "unavailable":
+        // The event is stored and its EventLog settles the claim itself; a retry is answered as a duplicate.
+        throw new AppError("unavailable", `${answer.message}; retry later`, undefined, { "retry-after": "1" });
+      case "moved":
+        throw new AppError(
+          "unavailable",
+          "the intake window moved on while the request was under way; retry",
+          undefined,
+          { "retry-after": "1" },
+        );
+    }
   }
-  switch (answer.status) {
-    case "accepted":
-      return { status: "accepted", event_id: answer.event_id };
-    case "duplicate":
-      await countIntake(env.DB, { source: req.source ?? API_SOURCE, outcome: "duplicate", reason: "" }, now);
-      return answer;
-    case "unavailable":
-      // The event is stored and its EventLog settles the claim itself; a retry is answered as a duplicate.
-      throw new AppError("unavailable", `${answer.message}; retry later`, undefined, { "retry-after": "1" });
-    case "moved":
-      throw new AppError(
-        "unavailable",
-        "the intake window moved on while the request was under way; retry",
-        undefined,
-        {
-          "retry-after": "1",
-        },
-      );
-  }
+  return outcomes;
 }
 
 /** Where a rejected signature's audit record goes: the current window's first shard. */

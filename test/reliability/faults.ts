@@ -26,11 +26,16 @@ export interface FaultCounts {
   evictions: number;
   /** Evictions asked for while the object was not in memory (nothing to evict). */
   evictionsIdle: number;
+  /**
+   * Evictions (and window restarts) the runtime declined because a request was still under way in
+   * the object: it evicts only between requests, so the fault did not happen.
+   */
+  evictionsBusy: number;
   consumerErrors: string[];
 }
 
 export function emptyFaultCounts(): FaultCounts {
-  return { readmits: 0, windowRestarts: 0, evictions: 0, evictionsIdle: 0, consumerErrors: [] };
+  return { readmits: 0, windowRestarts: 0, evictions: 0, evictionsIdle: 0, evictionsBusy: 0, consumerErrors: [] };
 }
 
 /**
@@ -69,9 +74,12 @@ export async function restartWindow(counts: FaultCounts) {
     await log.tick();
     counts.windowRestarts += 1;
   } catch (error) {
-    counts.consumerErrors.push(`restart window: ${String(error)}`);
+    if (busy(error)) counts.evictionsBusy += 1;
+    else counts.consumerErrors.push(`restart window: ${String(error)}`);
   }
 }
+
+const busy = (error: unknown) => /still has active references/.test(String(error));
 
 /** Evicts one BindingGate from memory; its state must come back from its SQLite. */
 export async function evictGate(bindingKey: string, counts: FaultCounts) {
@@ -80,6 +88,7 @@ export async function evictGate(bindingKey: string, counts: FaultCounts) {
     counts.evictions += 1;
   } catch (error) {
     if (/not currently running/.test(String(error))) counts.evictionsIdle += 1;
+    else if (busy(error)) counts.evictionsBusy += 1;
     else counts.consumerErrors.push(`evict ${bindingKey}: ${String(error)}`);
   }
 }

@@ -4,9 +4,10 @@ import { z } from "zod";
 import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema } from "../../contracts/events";
 import { listVersions } from "../../db/bindings-repo";
 import { outcomeView, viewOf } from "../../dispatch/dispatch-view";
+import type { AcceptRequest } from "../../history/event-log";
 import { dispatchesOfEvent, listEvents } from "../../history/event-queries";
 import { loadStoredEvent } from "../../history/event-reader";
-import { acceptEvent } from "../../intake/accept";
+import { acceptEvents } from "../../intake/accept";
 import { takeIntakeToken } from "../../intake/intake-limiter";
 import { AppError, notFound } from "../../lib/errors";
 import { newTraceId } from "../../lib/ids";
@@ -38,42 +39,50 @@ async function checkTarget(c: Context<AppEnv>, target: PublishEvent["target"], t
   }
 }
 
-async function publishOne(
-  env: Env,
+/** What the EventLog is asked to accept for one published event, and its trace id. */
+function publishRequest(
   input: PublishEvent,
   tenant: string | null,
   idempotencyKey: string | null,
   now: number,
-) {
+): { request: AcceptRequest; traceId: string } {
   const traceId = input.trace_id ?? newTraceId(now);
   // Without a key of its own a published event is unique: its EventLog names it `evt:<event id>`.
   const dedupeKey = input.dedupe_key ?? idempotencyKey ?? "";
-  const outcome = await acceptEvent(
-    env,
-    {
-      event: {
-        provider: input.provider,
-        kind: input.kind,
-        occurred_at: input.occurred_at ?? null,
-        dedupe_key: dedupeKey,
-        trace_id: traceId,
-        tenant_id: tenant,
-        headers: Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
-        payload: input.payload,
-        signature_status: { state: "unsigned" },
-      },
-      source: null,
-      style: null,
-      // `api` alone without a tenant: `api:_` would collide with a tenant named "_".
-      dedupe_scope: tenant === null ? "api" : `api:${tenant}`,
-      dedupe_window_s: API_DEDUPE_WINDOW_S,
-      target: input.target ? { binding_id: input.target.binding_id, version: input.target.version ?? null } : null,
+  const request: AcceptRequest = {
+    event: {
+      provider: input.provider,
+      kind: input.kind,
+      occurred_at: input.occurred_at ?? null,
+      dedupe_key: dedupeKey,
+      trace_id: traceId,
+      tenant_id: tenant,
+      headers: Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+      payload: input.payload,
+      signature_status: { state: "unsigned" },
     },
+    source: null,
+    style: null,
+    // `api` alone without a tenant: `api:_` would collide with a tenant named "_".
+    dedupe_scope: tenant === null ? "api" : `api:${tenant}`,
+    dedupe_window_s: API_DEDUPE_WINDOW_S,
+    target: input.target ? { binding_id: input.target.binding_id, version: input.target.version ?? null } : null,
+  };
+  return { request, traceId };
+}
+
+/** Accepts published events in order (one EventLog call per shard), answering each as SPEC 4.6 says. */
+async function publish(env: Env, items: { request: AcceptRequest; traceId: string }[], now: number) {
+  const outcomes = await acceptEvents(
+    env,
+    items.map((i) => i.request),
     now,
   );
-  return outcome.status === "duplicate"
-    ? { status: "duplicate" as const, event_id: outcome.event_id }
-    : { status: "accepted" as const, event_id: outcome.event_id, trace_id: traceId };
+  return outcomes.map((outcome, i) =>
+    outcome.status === "duplicate"
+      ? { status: "duplicate" as const, event_id: outcome.event_id }
+      : { status: "accepted" as const, event_id: outcome.event_id, trace_id: items[i]?.traceId ?? "" },
+  );
 }
 
 export const listEventsQuerySchema = z.object({
@@ -105,7 +114,8 @@ export function eventRoutes() {
       await checkTarget(c, body.target, tenant);
       // A tenant's publishes share its intake bucket with its webhooks (SPEC 16).
       if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
-      const answer = await publishOne(c.env, body, tenant, idempotencyKey, now);
+      const [answer] = await publish(c.env, [publishRequest(body, tenant, idempotencyKey, now)], now);
+      if (!answer) throw new Error("no answer for a published event");
       return c.json(answer, answer.status === "duplicate" ? 200 : 202);
     }
     if (body.length === 0) throw new AppError("bad_request", "event array is empty");
@@ -119,11 +129,10 @@ export function eventRoutes() {
     });
     for (const { input, tenant } of inputs) await checkTarget(c, input.target, tenant);
     for (const { tenant } of inputs) if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
-    const items = [];
-    for (const [i, { input, tenant }] of inputs.entries()) {
-      items.push(await publishOne(c.env, input, tenant, idempotencyKey ? `${idempotencyKey}:${i}` : null, now));
-    }
-    return c.json({ items }, 202);
+    const requests = inputs.map(({ input, tenant }, i) =>
+      publishRequest(input, tenant, idempotencyKey ? `${idempotencyKey}:${i}` : null, now),
+    );
+    return c.json({ items: await publish(c.env, requests, now) }, 202);
   });
 
   app.get("/", async (c) => {
