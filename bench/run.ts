@@ -466,9 +466,11 @@ async function hopBreakdown(
 async function latencyPhase(api: Api): Promise<void> {
   log(`## 2. Accept → first handler call`);
   const saturated = await createBinding(api, "bench-saturation", { provider: "github", events: ["issues.saturated"] });
-  // Warm-up (isolate, Durable Objects, connections) through the saturation binding; not measured.
+  // Warm-up through the saturation binding, not measured: the isolate's JIT, Durable Objects and
+  // connections. At the highest steady rate, since a cold dispatch path at 100 events/s builds a
+  // backlog in its first seconds that the rest of the run spends draining (docs/benchmarks.md).
   const warm = accepted(
-    await openLoop(10, opts.warmupSeconds * 1000, (i) =>
+    await openLoop(Math.max(...opts.rates), opts.warmupSeconds * 1000, (i) =>
       githubDelivery(`${SY}/hooks/bench-gh`, SECRET, i, "saturated"),
     ),
   );
