@@ -29,6 +29,11 @@ export const checkRequestSchema = z.object({
   settings: circuitSettingsSchema,
   /** The binding's handler timeout; the probe lease is this plus a grace period. Default 30 s. */
   attempt_timeout_ms: z.int().min(0).optional(),
+  /**
+   * The caller may skip checks for this long while the circuit is closed with no failure counted;
+   * the Destination then tells its gate (`circuitChanged`) the moment that stops being true.
+   */
+  cache_ms: z.int().min(1).max(60_000).optional(),
   now: nowField,
 });
 export type CheckRequest = z.input<typeof checkRequestSchema>;
@@ -63,7 +68,11 @@ export const transitionsRequestSchema = z.object({
 });
 export type TransitionsRequest = z.input<typeof transitionsRequestSchema>;
 
-export type CheckAnswer = CheckDecision & { destination: string };
+export type CheckAnswer = CheckDecision & {
+  destination: string;
+  /** Set when `cache_ms` was asked for and granted: the circuit is closed with no failure counted. */
+  clean_for_ms?: number;
+};
 export type ReportAnswer = ReportDecision & { destination: string };
 
 export type ParkAnswer =

@@ -225,6 +225,9 @@ export class Destination extends DurableObject<Env> {
    */
   private save(before: Circuit, step: Step<unknown>, now: number, bindingKey: string | null, error: string | null) {
     const c = step.circuit;
+    if (before.state === "closed" && before.failures === 0 && (c.state !== "closed" || c.failures > 0)) {
+      this.tellWatchers(now);
+    }
     const wakeChanged =
       step.transitions.length > 0 ||
       before.state !== c.state ||
@@ -285,6 +288,29 @@ export class Destination extends DurableObject<Env> {
         binding_key: bindingKey,
       }),
     );
+  }
+
+  // ---- gates that skip checks while the circuit is clean -------------------------------------
+
+  /** Gates told the circuit was clean (closed, no failure counted), until when. In memory only: a
+   *  gate's permission lapses on its own after `cache_ms`, so losing this map loses nothing. */
+  private readonly cleanWatchers = new Map<string, number>();
+
+  /** The circuit stopped being clean: every gate that may still skip its checks is told at once. */
+  private tellWatchers(now: number): void {
+    for (const [bindingKey, until] of this.cleanWatchers) {
+      if (until <= now) continue;
+      this.ctx.waitUntil(
+        this.env.BINDING_GATE.getByName(bindingKey)
+          .circuitChanged(this.destination)
+          .catch((error: unknown) => {
+            console.error(
+              JSON.stringify({ msg: "circuit change not delivered", binding_key: bindingKey, error: String(error) }),
+            );
+          }),
+      );
+    }
+    this.cleanWatchers.clear();
   }
 
   // ---- alarm: parked dispatches -------------------------------------------------------------
@@ -393,6 +419,12 @@ export class Destination extends DurableObject<Env> {
       probe_lease_ms: probeLeaseMs(input.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
     });
     if (this.save(before, step, now, input.binding_key, null)) await this.armAlarm(now);
+    const clean =
+      step.answer.allow && !step.answer.probe && step.circuit.state === "closed" && step.circuit.failures === 0;
+    if (clean && input.cache_ms !== undefined) {
+      this.cleanWatchers.set(input.binding_key, now + input.cache_ms);
+      return { ...step.answer, destination: this.destination, clean_for_ms: input.cache_ms };
+    }
     return { ...step.answer, destination: this.destination };
   }
 

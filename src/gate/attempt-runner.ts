@@ -26,12 +26,20 @@ export interface AttemptRef {
   attempt: number;
 }
 
+/**
+ * How long a gate skips `Destination.check` after one found the circuit closed with no failure
+ * counted. The Destination tells the gate at once when that changes (a failure counted, the circuit
+ * opened), so the window only bounds how long a lost notice could matter.
+ */
+export const CLEAN_CIRCUIT_CACHE_MS = 5_000;
+
 /** The circuit's answer before an attempt; refused attempts never start. */
 export async function checkCircuit(env: Env, circuit: CircuitRef, ref: AttemptRef): Promise<CheckAnswer> {
   return env.DESTINATION.getByName(circuit.destination).check({
     ...ref,
     settings: circuit,
     attempt_timeout_ms: circuit.timeout_ms,
+    cache_ms: CLEAN_CIRCUIT_CACHE_MS,
   });
 }
 

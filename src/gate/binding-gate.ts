@@ -666,8 +666,16 @@ export class BindingGate extends DurableObject<Env> {
     const circuit = this.circuitOf();
     const ref = { binding_key: doc.binding_key, dispatch_id: doc.dispatch_id, attempt };
     let allowed = { probe: false, state: "closed" as const as "closed" | "open" | "half_open", failures: 0 };
-    if (circuit) {
+    // While the Destination vouches for a clean circuit, the attempt skips the check (SPEC 10 holds:
+    // the Destination revokes that the moment a failure is counted or the circuit opens).
+    if (circuit && Date.now() >= this.cleanCircuitUntil) {
+      const asked = Date.now();
+      const notices = this.circuitNotices;
       const check = await checkCircuit(this.env, circuit, ref);
+      // A revocation that arrived while the check was under way wins over its answer.
+      if (check.clean_for_ms !== undefined && this.circuitNotices === notices) {
+        this.cleanCircuitUntil = asked + check.clean_for_ms;
+      }
       const current = this.live.get(doc.dispatch_id);
       const stillWaiting =
         current === doc &&
@@ -746,6 +754,8 @@ export class BindingGate extends DurableObject<Env> {
     }
     const timing = { started_at: started, completed_at: Date.now() };
     const ref = { binding_key: doc.binding_key, dispatch_id: id, attempt };
+    // Anything but a success may count against the circuit: check it again before the next attempt.
+    if (result.kind !== "success") this.cleanCircuitUntil = 0;
     const opened = circuit ? await reportCircuit(this.env, circuit, ref, allowed, result, abort.signal.aborted) : null;
     const current = this.live.get(id);
     // A late result (the lease already settled this attempt) changes nothing.
@@ -1093,6 +1103,16 @@ export class BindingGate extends DurableObject<Env> {
       for (const id of [doc.event_id, ...(doc.batch_event_ids ?? [])]) if (inScope(id)) out.add(id);
     }
     return [...out];
+  }
+
+  /** Until when the Destination vouched for a clean circuit (no `Destination.check` needed). */
+  private cleanCircuitUntil = 0;
+  private circuitNotices = 0;
+
+  /** The Destination revokes its word: a failure was counted or the circuit left `closed`. */
+  async circuitChanged(_destination: string): Promise<void> {
+    this.circuitNotices += 1;
+    this.cleanCircuitUntil = 0;
   }
 
   /** Live dispatches created in `[from, to)`: their History window must wait for their outcome. */

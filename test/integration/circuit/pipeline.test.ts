@@ -47,6 +47,32 @@ describe("destination circuit", () => {
     expect(metrics.body).toContain(`switchyard_circuit_transitions_total{destination="${dest}",to="open"} 1`);
   });
 
+  it("a gate that skips checks on a clean circuit still resets failures another binding counted", async () => {
+    const hook = unique("clean");
+    await handler.script(hook, { responses: [{ status: 200 }, { status: 500 }, { status: 200 }, { status: 500 }] });
+    const url = handler.url(hook);
+    const settings = { circuit: { threshold: 2, cooldown_ms: "1h" }, retry: { max_attempts: 1 } };
+    const a = await bindingTo(url, settings);
+    const b = await bindingTo(url, settings);
+    const dest = `https:${url}`;
+    const run = async (binding: { provider: string; bindingKey: string }, status: string) => {
+      const e = await publish(binding.provider);
+      expect(await waitForDispatch(binding.bindingKey, e.event_id, TERMINAL)).toMatchObject({ status });
+    };
+    // A's success leaves its gate trusting the clean circuit; B's failure makes the Destination take
+    // that back, so A's next success is reported and resets the count: two failures, never in a row.
+    await run(a, "succeeded");
+    await run(b, "dlq");
+    await run(a, "succeeded");
+    await run(b, "dlq");
+    const circuits = await api("GET", "/v1/circuits");
+    expect(circuits.body.items.find((i: { destination: string }) => i.destination === dest)).toMatchObject({
+      state: "closed",
+      failures: 1,
+    });
+    expect(await handler.calls(hook)).toHaveLength(4);
+  });
+
   it("hold mode parks dispatches while open and releases each once after a successful probe", async () => {
     const hook = unique("hold");
     await handler.script(hook, { responses: [{ status: 500 }], otherwise: { status: 200, body: { ok: true } } });
