@@ -62,11 +62,24 @@ export interface DispatchOutcome {
   error: string | null;
 }
 
+/**
+ * What an operator reads as one attempt's outcome (SPEC 6, 19): `denied` is the handler's denied
+ * signal, `cancelled` an attempt a cancel request aborted; the dispatch statuses stay as SPEC 6 says.
+ */
+export const attemptOutcomeSchema = z.enum(["running", "succeeded", "waiting", "denied", "cancelled", "failed"]);
+export type AttemptOutcome = z.infer<typeof attemptOutcomeSchema>;
+
+/** An attempt outcome stored as text by an earlier layout; anything unknown reads as `failed`. */
+export function storedAttemptOutcome(text: string): AttemptOutcome {
+  const parsed = attemptOutcomeSchema.safeParse(text);
+  return parsed.success ? parsed.data : "failed";
+}
+
 export interface AttemptView {
   attempt: number;
   started_at: string;
   completed_at: string | null;
-  outcome: string;
+  outcome: AttemptOutcome;
   error_msg: string | null;
   status_code?: number;
   duration_ms: number | null;

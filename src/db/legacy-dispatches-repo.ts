@@ -4,7 +4,7 @@
  */
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { AttemptView } from "../contracts/dispatch";
+import { type AttemptView, storedAttemptOutcome } from "../contracts/dispatch";
 import { attempts } from "./schema";
 
 export type AttemptRow = typeof attempts.$inferSelect;
@@ -14,7 +14,7 @@ export function attemptView(row: AttemptRow): AttemptView {
     attempt: row.attempt,
     started_at: row.startedAt,
     completed_at: row.completedAt,
-    outcome: row.outcome,
+    outcome: storedAttemptOutcome(row.outcome),
     error_msg: row.errorMsg,
     ...(row.statusCode === null ? {} : { status_code: row.statusCode }),
     duration_ms: row.durationMs,

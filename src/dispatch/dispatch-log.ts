@@ -4,7 +4,7 @@
  * transitions (`contracts/transitions.ts`); readers expand them here into records, graph records,
  * attempts and the outcome object, exactly as they used to be written one row each.
  */
-import type { DispatchOutcome, DispatchStatus, HandlerResult } from "../contracts/dispatch";
+import type { AttemptOutcome, DispatchOutcome, DispatchStatus, HandlerResult } from "../contracts/dispatch";
 import type { ApprovalRequest, Transition } from "../contracts/transitions";
 import { iso } from "../lib/time";
 import { TOPICS } from "../observability/topics";
@@ -41,7 +41,7 @@ export interface DispatchPatch {
 export interface AttemptPatch {
   started_at?: string;
   completed_at?: string;
-  outcome?: string;
+  outcome?: AttemptOutcome;
   error_msg?: string | null;
   status_code?: number | null;
   duration_ms?: number;
@@ -137,7 +137,8 @@ export function describe(d: DispatchIdentity, t: Transition): LogItem[] {
     case "started":
       return started(d, t.attempt, iso(t.at));
     case "attempt_ended":
-      return attemptEnded(t.attempt, t.result, t.started_at, t.completed_at);
+      // Written only when a cancel request ended the attempt (aborted, or lost while cancelling).
+      return attemptEnded(t.attempt, t.result, t.started_at, t.completed_at, "cancelled");
     case "finished":
       return finished(d, t);
     case "dead_lettered":
@@ -284,13 +285,36 @@ function started(d: DispatchIdentity, attempt: number, at: string): LogItem[] {
   return items;
 }
 
+/**
+ * What an operator reads as an attempt's outcome (SPEC 6, 19): `succeeded`, `waiting`, `denied` (the
+ * handler's denied signal), `cancelled` (a cancel request aborted it) or `failed`.
+ */
+export function attemptOutcome(result: HandlerResult): AttemptOutcome {
+  switch (result.kind) {
+    case "success":
+      return "succeeded";
+    case "waiting":
+      return "waiting";
+    case "denied":
+      return "denied";
+    default:
+      return "failed";
+  }
+}
+
 /** The attempt's own row and its `attempt_recorded` record, whatever happens to the dispatch next. */
-function attemptEnded(attempt: number, result: HandlerResult, startedAt: number, completedAt: number): LogItem[] {
+function attemptEnded(
+  attempt: number,
+  result: HandlerResult,
+  startedAt: number,
+  completedAt: number,
+  ended?: "cancelled",
+): LogItem[] {
   const at = iso(completedAt);
   const duration = Math.max(0, completedAt - startedAt);
   const error = "error" in result ? result.error : null;
   const statusCode = "status_code" in result ? (result.status_code ?? null) : null;
-  const outcome = result.kind === "success" ? "succeeded" : result.kind === "waiting" ? "waiting" : "failed";
+  const outcome = ended ?? attemptOutcome(result);
   return [
     {
       type: "attempt",

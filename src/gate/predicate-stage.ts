@@ -19,7 +19,13 @@ import { iso } from "../lib/time";
 import { afterEvaluation, breakerIsOpen } from "../predicates/breaker";
 import { expectedCost, onExhausted, preflight } from "../predicates/budget";
 import { callClassifier } from "../predicates/classifier-call";
-import { cachedVerdict, evaluateCelPredicate, judgeClassifier, type PredicateVerdict } from "../predicates/verdict";
+import {
+  cachedVerdict,
+  evaluateCelPredicate,
+  judgeClassifier,
+  type PredicateVerdict,
+  unevaluatedVerdict,
+} from "../predicates/verdict";
 import { verdictCached } from "./control-writes";
 
 /** Extra time past the classifier timeout before a lost call is started again. */
@@ -66,7 +72,15 @@ export class PredicateStage {
     const when = spec.when;
     if (when === undefined) return "passed";
     const label = typeof when === "string" ? when : when.classifier;
-    if (breakerIsOpen(this.gate.budgets.breaker(), now)) return this.skip(doc, label, "circuit_open", now);
+    if (breakerIsOpen(this.gate.budgets.breaker(), now)) {
+      this.gate.log(doc, {
+        op: "predicate_evaluated",
+        at: now,
+        verdict: unevaluatedVerdict(false, "circuit_open"),
+        predicate: label,
+      });
+      return this.skip(doc, label, "circuit_open", now);
+    }
     if (typeof when === "string") return this.applyVerdict(doc, evaluateCelPredicate(when, event), label, null, now);
     if (cached) return this.applyVerdict(doc, cachedVerdict(cached), label, when.classifier, now);
     const budget = spec.budget;
@@ -87,8 +101,11 @@ export class PredicateStage {
         switch (outcome.kind) {
           case "skip":
             return this.skip(doc, label, reason, now);
-          case "proceed":
+          case "proceed": {
+            const verdict = unevaluatedVerdict(true, `${reason}: passed without calling the classifier (warn)`);
+            this.gate.log(doc, { op: "predicate_evaluated", at: now, verdict, predicate: label });
             return "passed";
+          }
           case "dlq": {
             this.gate.patch(doc, { status: "dlq", held_reason: null, terminal_at: now }, now);
             this.gate.log(doc, {

@@ -4,7 +4,7 @@
  * retention removes them; until then every read that misses the new layout looks here, so events,
  * dispatches, lists and records written before the upgrade stay readable with the same answers.
  */
-import type { AttemptView, DispatchStatus } from "../contracts/dispatch";
+import { type AttemptView, type DispatchStatus, storedAttemptOutcome } from "../contracts/dispatch";
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 import type { SignatureStatus, TriggerEvent } from "../contracts/events";
 import type { StoredEvent } from "./event-store";
@@ -141,7 +141,7 @@ export function attemptViewOf(row: AttemptRow): AttemptView {
     attempt: row.attempt,
     started_at: row.started_at,
     completed_at: row.completed_at,
-    outcome: row.outcome,
+    outcome: storedAttemptOutcome(row.outcome),
     error_msg: row.error_msg,
     ...(row.status_code === null ? {} : { status_code: row.status_code }),
     duration_ms: row.duration_ms,

@@ -9,7 +9,7 @@ import { standardWebhookSignature, traceparent } from "../handlers/envelope";
 import { readBodyText } from "../handlers/http-response";
 import { httpTarget } from "../handlers/invoke";
 import { deadline as deadlineOf } from "../lib/deadline";
-import { type ClassifierCall, classifierAnswerSchema } from "./verdict";
+import { type ClassifierCall, parseClassifierAnswer } from "./verdict";
 
 export interface ClassifyRequest {
   classifier: string;
@@ -71,17 +71,9 @@ export async function callClassifier(env: Env, req: ClassifyRequest, now: () => 
     } catch {
       return { kind: "error", error: "classifier answer is not JSON", latency_ms: elapsed() };
     }
-    const answer = classifierAnswerSchema.safeParse(json);
-    if (!answer.success) {
-      const issue = answer.error.issues[0];
-      const where = issue?.path.length ? issue.path.join(".") : "answer";
-      return {
-        kind: "error",
-        error: `invalid classifier answer: ${where}: ${issue?.message ?? "invalid"}`,
-        latency_ms: elapsed(),
-      };
-    }
-    return { kind: "answer", answer: answer.data, latency_ms: elapsed() };
+    const answer = parseClassifierAnswer(json);
+    if (!answer.ok) return { kind: "error", error: answer.error, latency_ms: elapsed() };
+    return { kind: "answer", answer: answer.answer, latency_ms: elapsed() };
   } catch (error) {
     if (deadline.aborted) return { kind: "timeout", latency_ms: elapsed() };
     const message = error instanceof Error ? error.message : String(error);

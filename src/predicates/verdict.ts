@@ -22,6 +22,15 @@ export interface PredicateVerdict {
 
 const base = { cost_usd: 0, tokens: 0, latency_ms: 0, cached: false, overrun: null };
 
+/**
+ * The verdict of a predicate stage that decided without evaluating (SPEC 7): the breaker is open
+ * (`circuit_open`, false), or a `warn` budget let the dispatch through without calling the
+ * classifier (true). Costs nothing and never counts toward the breaker.
+ */
+export function unevaluatedVerdict(result: boolean, reason: string): PredicateVerdict {
+  return { ...base, result, failed: false, reason };
+}
+
 /** Evaluates a CEL predicate with `event` bound; anything but a bool is a predicate failure. */
 export function evaluateCelPredicate(expression: string, event: unknown): PredicateVerdict {
   const compiled = compileCel(expression);
@@ -48,13 +57,40 @@ export function evaluateCelPredicate(expression: string, event: unknown): Predic
 }
 
 /** What a classifier answers (SPEC 7). */
-export const classifierAnswerSchema = z.object({
-  pass: z.boolean(),
-  reason: z.string().max(4096).optional(),
-  cost_usd: z.number().min(0).optional(),
-  tokens: z.number().int().min(0).optional(),
-});
+const OPTIONAL_ANSWER_FIELDS = ["reason", "cost_usd", "tokens"] as const;
+
+/**
+ * Classifiers written with pydantic or serde send absent optional fields as `null`, which means the
+ * same as leaving them out; only those fields are read that way.
+ */
+function withoutNullOptionals(answer: unknown): unknown {
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) return answer;
+  const copy: Record<string, unknown> = { ...answer };
+  for (const field of OPTIONAL_ANSWER_FIELDS) if (copy[field] === null) delete copy[field];
+  return copy;
+}
+
+export const classifierAnswerSchema = z.preprocess(
+  withoutNullOptionals,
+  z.object({
+    pass: z.boolean(),
+    reason: z.string().max(4096).optional(),
+    cost_usd: z.number().min(0).optional(),
+    tokens: z.number().int().min(0).optional(),
+  }),
+);
 export type ClassifierAnswer = z.infer<typeof classifierAnswerSchema>;
+
+/** Reads a classifier's JSON answer; a malformed one is refused with the field it breaks. */
+export function parseClassifierAnswer(
+  json: unknown,
+): { ok: true; answer: ClassifierAnswer } | { ok: false; error: string } {
+  const parsed = classifierAnswerSchema.safeParse(json);
+  if (parsed.success) return { ok: true, answer: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? issue.path.join(".") : "answer";
+  return { ok: false, error: `invalid classifier answer: ${where}: ${issue?.message ?? "invalid"}` };
+}
 
 export type ClassifierCall =
   | { kind: "answer"; answer: ClassifierAnswer; latency_ms: number }

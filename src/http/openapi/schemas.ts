@@ -9,7 +9,7 @@ import type { ApplyResult, BindingVersionView } from "../../bindings/binding-ser
 import type { CircuitItem } from "../../circuit/contract";
 import { bindingSpecSchema } from "../../contracts/binding-spec";
 import type { AttemptView } from "../../contracts/dispatch";
-import { dispatchStatusSchema } from "../../contracts/dispatch";
+import { attemptOutcomeSchema, dispatchStatusSchema } from "../../contracts/dispatch";
 import { triggerEventSchema } from "../../contracts/events";
 import type { dlqDetail, dlqSummary } from "../../db/dlq-repo";
 import type { outcomeView } from "../../dispatch/dispatch-view";
@@ -80,7 +80,7 @@ export const attemptSchema = z.object({
   attempt: z.number().int(),
   started_at: z.string(),
   completed_at: z.string().nullable(),
-  outcome: z.string(),
+  outcome: attemptOutcomeSchema,
   error_msg: z.string().nullable(),
   status_code: z.number().int().optional(),
   duration_ms: z.number().nullable(),

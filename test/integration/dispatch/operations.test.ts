@@ -70,6 +70,9 @@ describe("cancel", () => {
       attempt_count: 1,
       error: "trigger cancel request cancelled handler",
     });
+    expect(d.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: "cancelled" })]);
+    const recorded = await api("GET", `/v1/records?topic=trigger.attempts&kind=attempt_recorded&event_id=${event_id}`);
+    expect(recorded.body.items.map((r: { payload: { outcome: string } }) => r.payload.outcome)).toEqual(["cancelled"]);
     await eventually(async () => ((await handler.calls(b.hook))[0].aborted ? true : undefined), 3_000);
   });
 

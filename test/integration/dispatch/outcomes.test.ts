@@ -40,10 +40,12 @@ describe("terminal outcomes", () => {
       fast,
     );
     const { event_id } = await publish(b.provider);
-    expect(await waitForDispatch(b.bindingKey, event_id, TERMINAL)).toMatchObject({
-      status: "failed",
-      attempt_count: 1,
-    });
+    const d = await waitForDispatch(b.bindingKey, event_id, TERMINAL);
+    expect(d).toMatchObject({ status: "failed", attempt_count: 1 });
+    // The attempt reads as what the handler said, not as a failure.
+    expect(d.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: "denied", status_code: 200 })]);
+    const recorded = await api("GET", `/v1/records?topic=trigger.attempts&kind=attempt_recorded&event_id=${event_id}`);
+    expect(recorded.body.items.map((r: { payload: { outcome: string } }) => r.payload.outcome)).toEqual(["denied"]);
   });
 
   it("x-switchyard-outcome: waiting leaves the dispatch waiting with the handler's message", async () => {

@@ -76,9 +76,17 @@ describe("CEL predicates", () => {
     }
     const blocked = await publishAndSettle(b, { x: 5 });
     expect(blocked.detail).toMatchObject({ status: "skipped", result: { skipped: true, reason: "circuit_open" } });
-    // No evaluation happened for it.
+    // The expression was not evaluated, yet the predicate stage still shows: its record says why and
+    // costs nothing, and the graph has its predicate node.
     await recordEventually(blocked.event_id, "dispatch_skipped");
-    expect(await records(blocked.event_id, "triggers.lifecycle", "predicate.evaluated")).toEqual([]);
+    const evaluated = await records(blocked.event_id, "triggers.lifecycle", "predicate.evaluated");
+    expect(evaluated.map((r) => r.payload)).toEqual([
+      expect.objectContaining({ result: false, reason: "circuit_open", cost_usd: 0, tokens: 0, cached: false }),
+    ]);
+    const predicateId = `predicate:${b.bindingKey}:${blocked.event_id}`;
+    const g = await graph(blocked.trace_id);
+    expect(g.nodes.find((n) => n.id === predicateId)).toMatchObject({ kind: "predicate", status: "rejected" });
+    expect(g.edges).toContainEqual(expect.objectContaining({ to: predicateId, kind: "predicate_gate" }));
   });
 
   it("rejects an invalid expression at binding creation with its position", async () => {

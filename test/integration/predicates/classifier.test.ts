@@ -8,7 +8,16 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, eventually, waitForDispatch } from "../../support/api";
 import { fireGateTimers } from "../../support/storage";
-import { answer, boundHandler, classifier, handlerCalls, publishAndSettle, recordEventually, records } from "./support";
+import {
+  answer,
+  boundHandler,
+  classifier,
+  graph,
+  handlerCalls,
+  publishAndSettle,
+  recordEventually,
+  records,
+} from "./support";
 
 describe("classifier predicates", () => {
   it("posts the event to the classifier and follows its verdict, recording cost and tokens", async () => {
@@ -47,6 +56,28 @@ describe("classifier predicates", () => {
       cached: false,
     });
     expect(typeof evaluated?.payload.latency_ms).toBe("number");
+  });
+
+  it("an answer that writes absent optional fields as null is followed, with budgets and the cache", async () => {
+    const cls = await classifier({
+      responses: [],
+      otherwise: answer({ pass: true, reason: null, cost_usd: 0, tokens: 0 }),
+    });
+    const b = await boundHandler({ when: { classifier: cls.url }, budget: { daily_cost_usd: 1 } });
+    const sent = await publishAndSettle(b, { title: "pydantic" });
+    expect(sent.detail).toMatchObject({ status: "succeeded", attempt_count: 1 });
+    const [evaluated] = await recordEventually(sent.event_id, "predicate.evaluated");
+    expect(evaluated?.payload).toMatchObject({ result: true, reason: null, cost_usd: 0, tokens: 0, cached: false });
+  });
+
+  it("a malformed answer is a predicate failure that names the field", async () => {
+    const cls = await classifier({ responses: [], otherwise: answer({ pass: "yes" }) });
+    const b = await boundHandler({ when: { classifier: cls.url } });
+    const sent = await publishAndSettle(b);
+    expect(sent.detail).toMatchObject({ status: "skipped", attempt_count: 0 });
+    expect((sent.detail as { result: { reason: string } }).result.reason).toMatch(
+      /^invalid classifier answer: pass: .*boolean/,
+    );
   });
 
   it("an answer over max_cost_usd is false and records predicate.invocation_budget_exceeded", async () => {
@@ -136,6 +167,19 @@ describe("aggregate budgets", () => {
     expect(await cls.calls()).toHaveLength(1);
     expect(await handlerCalls(b.hook)).toHaveLength(2);
     await recordEventually(second.event_id, "predicate.budget_exceeded");
+    // The stage still shows: a predicate.evaluated that cost nothing, after the budget record.
+    const lifecycle = (await records(second.event_id, "triggers.lifecycle")).map((r) => r.kind);
+    expect(lifecycle.slice(0, 3)).toEqual(["predicate.budget_exceeded", "predicate.evaluated", "DispatchStarted"]);
+    const [evaluated] = await records(second.event_id, "triggers.lifecycle", "predicate.evaluated");
+    expect(evaluated?.payload).toMatchObject({
+      result: true,
+      reason: "daily_budget_exceeded: passed without calling the classifier (warn)",
+      cost_usd: 0,
+      tokens: 0,
+    });
+    const g = await graph(second.trace_id);
+    const predicateId = `predicate:${b.bindingKey}:${second.event_id}`;
+    expect(g.nodes.find((n) => n.id === predicateId)).toMatchObject({ kind: "predicate", status: "passed" });
   });
 
   it("fail: dlq with attempt_count 0 and error class budget_exhausted", async () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { cachedVerdict, evaluateCelPredicate, judgeClassifier } from "../../../src/predicates/verdict";
+import {
+  cachedVerdict,
+  evaluateCelPredicate,
+  judgeClassifier,
+  parseClassifierAnswer,
+} from "../../../src/predicates/verdict";
 
 const pushEvent = {
   provider: "github",
@@ -35,6 +40,36 @@ describe("CEL predicates", () => {
       failed: true,
       reason: 'predicate must return a bool, got string: "acme/app"',
     });
+  });
+});
+
+describe("classifier answers", () => {
+  it("reads null optional fields as absent (pydantic and serde write them that way)", () => {
+    expect(parseClassifierAnswer({ pass: true, reason: null, cost_usd: 0, tokens: 0 })).toEqual({
+      ok: true,
+      answer: { pass: true, cost_usd: 0, tokens: 0 },
+    });
+    expect(parseClassifierAnswer({ pass: false, reason: null, cost_usd: null, tokens: null })).toEqual({
+      ok: true,
+      answer: { pass: false },
+    });
+  });
+
+  it("refuses what is really malformed, naming the field", () => {
+    const refused = (json: unknown) => {
+      const parsed = parseClassifierAnswer(json);
+      return parsed.ok ? "accepted" : parsed.error;
+    };
+    expect(refused({ pass: "yes" })).toMatch(/^invalid classifier answer: pass: .*boolean/);
+    expect(refused({ pass: null })).toMatch(/^invalid classifier answer: pass: /);
+    expect(refused({ reason: "no pass" })).toMatch(/^invalid classifier answer: pass: /);
+    expect(refused({ pass: true, cost_usd: -0.01 })).toMatch(/^invalid classifier answer: cost_usd: .*>=0/);
+    expect(refused({ pass: true, cost_usd: "0.01" })).toMatch(/^invalid classifier answer: cost_usd: .*number/);
+    expect(refused({ pass: true, tokens: -1 })).toMatch(/^invalid classifier answer: tokens: /);
+    expect(refused({ pass: true, tokens: 1.5 })).toMatch(/^invalid classifier answer: tokens: .*int/);
+    expect(refused({ pass: true, reason: 7 })).toMatch(/^invalid classifier answer: reason: .*string/);
+    expect(refused([true])).toMatch(/^invalid classifier answer: answer: .*object/);
+    expect(refused(null)).toMatch(/^invalid classifier answer: answer: .*object/);
   });
 });
 
