@@ -5,12 +5,13 @@ import type { Child } from "hono/jsx";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets";
 import { statusTone } from "./graph-layout";
 
-export type NavKey = "events" | "dlq" | "bindings" | "circuits" | "approvals" | "login" | "none";
+export type NavKey = "events" | "dlq" | "bindings" | "sources" | "circuits" | "approvals" | "login" | "none";
 
 const NAV: { key: NavKey; href: string; label: string }[] = [
   { key: "events", href: "/console/events", label: "Events" },
   { key: "dlq", href: "/console/dlq", label: "DLQ" },
   { key: "bindings", href: "/console/bindings", label: "Bindings" },
+  { key: "sources", href: "/console/sources", label: "Sources" },
   { key: "circuits", href: "/console/circuits", label: "Circuits" },
   { key: "approvals", href: "/console/approvals", label: "Approvals" },
 ];

@@ -17,6 +17,7 @@ import { dlqRoutes } from "./pages/dlq";
 import { eventDetailRoutes } from "./pages/event-detail";
 import { eventListRoutes } from "./pages/events";
 import { loginRoutes, logoutRoute } from "./pages/login";
+import { sourceRoutes } from "./pages/sources";
 import { traceRoutes } from "./pages/trace";
 import { csrfToken, csrfValid, SESSION_COOKIE, sameOrigin, verifySession } from "./session";
 
@@ -123,6 +124,7 @@ export function consoleRoutes(fetchApi: ApiFetch) {
   traceRoutes(app);
   dlqRoutes(app);
   bindingRoutes(app);
+  sourceRoutes(app);
   circuitRoutes(app);
   approvalRoutes(app);
 

@@ -44,7 +44,7 @@ export const sourceInputSchema = z
     const count = (value.verify.secret ? 1 : 0) + (value.verify.secrets?.length ?? 0);
     if (value.verify.style === "none") {
       if (count > 0) ctx.addIssue({ code: "custom", path: ["verify"], message: "style 'none' takes no secret" });
-    } else if (count === 0) {
+    } else if (count === 0 && value.verify.style !== "notion") {
       ctx.addIssue({
         code: "custom",
         path: ["verify"],
@@ -71,6 +71,17 @@ export const sourceInputSchema = z
   });
 export type SourceInput = z.infer<typeof sourceInputSchema>;
 
+/**
+ * Notion's set-up, for a Notion source created with no secret: `awaiting` its verification request,
+ * `received` (the token is the secret now and can be read once), `read`.
+ */
+export const sourceVerificationSchema = z.object({
+  state: z.enum(["awaiting", "received", "read"]),
+  received_at: z.string().nullable(),
+  read_at: z.string().nullable(),
+});
+export type SourceVerification = z.infer<typeof sourceVerificationSchema>;
+
 /** What the API shows of a source: never its secrets. */
 export const sourceViewSchema = z.object({
   name: z.string(),
@@ -81,6 +92,7 @@ export const sourceViewSchema = z.object({
     tolerance_s: z.number().nullable(),
     header: z.string().optional(),
     secret_count: z.number(),
+    verification: sourceVerificationSchema.optional(),
   }),
   tenant_id: z.string().nullable(),
   dedupe: z.object({ window_s: z.number() }),

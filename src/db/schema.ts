@@ -15,6 +15,12 @@ export const sources = sqliteTable("sources", {
   header: text("header"),
   tenantId: text("tenant_id"),
   dedupeWindowS: integer("dedupe_window_s").notNull(),
+  /**
+   * Notion's set-up (a source created with no secret): when the token of its verification request
+   * became the secret, and when an operator read that token (it is shown once).
+   */
+  verificationReceivedAt: text("verification_received_at"),
+  verificationReadAt: text("verification_read_at"),
   createdAt: text("created_at").notNull(),
   updatedAt: text("updated_at").notNull(),
 });

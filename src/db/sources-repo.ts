@@ -1,6 +1,7 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SourceView } from "../contracts/sources";
+import { verificationView } from "../intake/notion-setup";
 import type { VerifyStyle } from "../intake/signatures";
 import { sources } from "./schema";
 
@@ -38,10 +39,50 @@ export function sourceView(row: SourceRow, baseUrl: string): SourceView {
       tolerance_s: row.toleranceS,
       ...(row.header ? { header: row.header } : {}),
       secret_count: secrets.length,
+      ...optionalVerification(verificationView(row, secrets)),
     },
     tenant_id: row.tenantId,
     dedupe: { window_s: row.dedupeWindowS },
     created_at: row.createdAt,
     updated_at: row.updatedAt,
   };
+}
+
+const optionalVerification = (verification: ReturnType<typeof verificationView>) =>
+  verification ? { verification } : {};
+
+/**
+ * Makes the token of Notion's verification request the secret of a source still waiting for it.
+ * Conditional, so of two concurrent requests only one sets it; false when the source has a secret
+ * already (or is gone).
+ */
+export async function captureVerificationToken(d1: D1Database, name: string, token: string, at: string) {
+  const rows = await drizzle(d1)
+    .update(sources)
+    .set({ secrets: JSON.stringify([token]), verificationReceivedAt: at, verificationReadAt: null, updatedAt: at })
+    .where(and(eq(sources.name, name), eq(sources.style, "notion"), eq(sources.secrets, "[]")))
+    .returning({ name: sources.name });
+  return rows.length > 0;
+}
+
+/**
+ * Reads a received verification token once: marks it read and returns it, or says why it cannot
+ * (`awaiting`: not received yet; `read`: already read; `none`: the source's secret was configured).
+ */
+export async function readVerificationToken(
+  d1: D1Database,
+  name: string,
+  at: string,
+): Promise<{ token: string; received_at: string } | { refused: "awaiting" | "read" | "none"; read_at: string | null }> {
+  const rows = await drizzle(d1)
+    .update(sources)
+    .set({ verificationReadAt: at })
+    .where(and(eq(sources.name, name), isNotNull(sources.verificationReceivedAt), isNull(sources.verificationReadAt)))
+    .returning({ secrets: sources.secrets, receivedAt: sources.verificationReceivedAt });
+  const row = rows[0];
+  if (row?.receivedAt) return { token: (JSON.parse(row.secrets) as string[])[0] ?? "", received_at: row.receivedAt };
+  const current = await getSource(d1, name);
+  if (current?.verificationReadAt) return { refused: "read", read_at: current.verificationReadAt };
+  if (current?.style === "notion" && current.secrets === "[]") return { refused: "awaiting", read_at: null };
+  return { refused: "none", read_at: null };
 }

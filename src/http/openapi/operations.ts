@@ -144,7 +144,7 @@ export const operations: Operation[] = [
       },
       200: {
         description:
-          "A duplicate of an accepted event, or a provider handshake (Slack `url_verification`, `ssl_check`).",
+          "A duplicate of an accepted event, or a provider handshake (Slack `url_verification`, `ssl_check`; Notion's verification request on a Notion source created with no secret, whose token becomes the secret).",
         json: named(
           "WebhookAnswer",
           z.union([s.intakeDuplicateSchema, z.object({ challenge: z.string() }), z.object({ ok: z.literal(true) })]),
@@ -191,6 +191,24 @@ export const operations: Operation[] = [
     params: z.object({ name: sourceNameParamSchema }),
     responses: { 200: { description: "The source.", json: SourceView } },
     errors: [400, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/sources/{name}/verification-token",
+    operationId: "readSourceVerificationToken",
+    tag: "Sources",
+    summary: "Read a Notion source's verification token, once",
+    description:
+      "A Notion source created with no secret awaits Notion's verification request; its `verification_token` becomes the source's secret. Paste it back into Notion to finish the subscription. It is shown once: later calls answer 409, as do calls before the request arrived.",
+    auth: "admin",
+    params: z.object({ name: sourceNameParamSchema }),
+    responses: {
+      200: {
+        description: "The token, marked read.",
+        json: named("SourceVerificationToken", z.object({ verification_token: z.string(), received_at: z.string() })),
+      },
+    },
+    errors: [400, 404, 409],
   },
   {
     method: "delete",

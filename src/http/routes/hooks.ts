@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "../../contracts/events";
 import { sourceNameRegex } from "../../contracts/sources";
+import { captureVerificationToken } from "../../db/sources-repo";
 import { acceptEvent, auditLog } from "../../intake/accept";
 import { base64Of } from "../../intake/base64";
 import { takeIntakeToken } from "../../intake/intake-limiter";
@@ -14,10 +15,12 @@ import {
   providerHandshake,
   redactHeaders,
 } from "../../intake/normalise";
+import { awaitsVerification, verificationTokenOf } from "../../intake/notion-setup";
 import { type VerifyStyle, verifySignature } from "../../intake/signatures";
-import { intakeSource } from "../../intake/source-cache";
+import { forgetSource, intakeSource } from "../../intake/source-cache";
 import { AppError, notFound } from "../../lib/errors";
 import { newTraceId } from "../../lib/ids";
+import { iso } from "../../lib/time";
 import { countIntake, countRejections } from "../../observability/intake-counters";
 import { TOPICS } from "../../observability/topics";
 import type { AppEnv } from "../app";
@@ -45,6 +48,14 @@ export function hookRoutes() {
     const now = Date.now();
     const style = source.style as VerifyStyle;
     const headers = c.req.raw.headers;
+    if (awaitsVerification(style, cached.secrets)) {
+      // Notion's set-up request: its token becomes the secret; nothing is dispatched.
+      const token = verificationTokenOf(parsePayload(rawBody, c.req.header("content-type") ?? null).payload);
+      if (token && (await captureVerificationToken(c.env.DB, name, token, iso(now)))) {
+        forgetSource(name);
+        return c.json({ ok: true as const }, 200);
+      }
+    }
     const verdict = await verifySignature(
       {
         style,
@@ -57,6 +68,9 @@ export function hookRoutes() {
       now,
     );
     if (!verdict.ok) {
+      if (awaitsVerification(style, cached.secrets)) {
+        verdict.message = `source '${name}' awaits Notion's verification request ({"verification_token": …}) and has no secret to verify anything else with yet`;
+      }
       await Promise.all([
         auditLog(c.env, now).rejected({
           at: now,

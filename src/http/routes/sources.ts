@@ -10,7 +10,7 @@ import {
   sourceNameRegex,
 } from "../../contracts/sources";
 import { sources } from "../../db/schema";
-import { getSource, listSources, sourceView } from "../../db/sources-repo";
+import { getSource, listSources, readVerificationToken, type SourceRow, sourceView } from "../../db/sources-repo";
 import { DEFAULT_TOLERANCE_S } from "../../intake/signatures";
 import { forgetSource } from "../../intake/source-cache";
 import { AppError, notFound } from "../../lib/errors";
@@ -25,6 +25,22 @@ export const sourceNameParamSchema = z
   .regex(sourceNameRegex, "source name must match [a-z0-9][a-z0-9_-]{0,63}");
 
 export const listSourcesQuerySchema = z.object({ limit: limitSchema, cursor: z.string().optional() });
+
+/**
+ * A Notion source written again without a secret keeps the token its verification request set (a
+ * configuration re-applied must not undo the set-up; delete the source to start it over). Any other
+ * write replaces the secret and forgets the set-up.
+ */
+function keptVerification(existing: SourceRow | null, style: string, secrets: string[]) {
+  if (style === "notion" && secrets.length === 0 && existing?.style === "notion" && existing.verificationReceivedAt) {
+    return {
+      secrets: existing.secrets,
+      verificationReceivedAt: existing.verificationReceivedAt,
+      verificationReadAt: existing.verificationReadAt,
+    };
+  }
+  return { verificationReceivedAt: null, verificationReadAt: null };
+}
 
 export function sourceRoutes() {
   const app = new Hono<AppEnv>();
@@ -63,6 +79,7 @@ export function sourceRoutes() {
       provider: input.provider ?? defaultProviderFor(input.verify.style),
       style: input.verify.style,
       secrets: JSON.stringify(secrets),
+      ...keptVerification(existing, input.verify.style, secrets),
       toleranceS: input.verify.tolerance_s ?? DEFAULT_TOLERANCE_S[input.verify.style],
       header: input.verify.header?.toLowerCase() ?? null,
       tenantId,
@@ -84,6 +101,16 @@ export function sourceRoutes() {
     return c.json(sourceView(row, base(c.req.url)), created ? 201 : 200);
   });
 
+  // Notion's set-up: the token its verification request left, shown once (it is also the secret).
+  app.post("/:name/verification-token", async (c) => {
+    const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
+    const row = await getSource(c.env.DB, name);
+    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`source '${name}'`);
+    const read = await readVerificationToken(c.env.DB, name, iso(Date.now()));
+    if ("token" in read) return c.json({ verification_token: read.token, received_at: read.received_at });
+    throw new AppError("conflict", verificationRefusal(name, read.refused, read.read_at));
+  });
+
   app.delete("/:name", async (c) => {
     const name = parseWith(sourceNameParamSchema, c.req.param("name"), "source name");
     const scope = tenantScope(c);
@@ -96,4 +123,15 @@ export function sourceRoutes() {
     return c.body(null, 204);
   });
   return app;
+}
+
+function verificationRefusal(name: string, refused: "awaiting" | "read" | "none", readAt: string | null): string {
+  switch (refused) {
+    case "awaiting":
+      return `source '${name}' has not received Notion's verification request yet: create the subscription in Notion with /hooks/${name} as its URL, then read the token`;
+    case "read":
+      return `the verification token of source '${name}' was already read (${readAt}); it is shown once. To set the source up again, delete it, create it with no secret and have Notion send a new verification request`;
+    case "none":
+      return `source '${name}' has no verification token: only a Notion source created with no secret receives one`;
+  }
 }

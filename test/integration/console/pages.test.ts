@@ -1,6 +1,7 @@
 /** Console pages render real data from the API: events, detail, graph, DLQ, bindings, circuits, approvals. */
+import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, eventually, handler, unique, waitForDispatch } from "../../support/api";
+import { api, BASE, eventually, handler, unique, waitForDispatch } from "../../support/api";
 import { publish, scriptedBinding } from "../../support/dispatch";
 import { followFlash, login, rowOf, TOKEN } from "./support";
 
@@ -328,6 +329,36 @@ describe("bindings, circuits and approvals pages", () => {
     expect(again.message).toContain(`Could not approve ${deny.id}`);
   });
 
+  it("sources: lists sources; a Notion set-up shows its token once", async () => {
+    const name = unique("notion-console");
+    expect((await api("PUT", `/v1/sources/${name}`, { verify: { style: "notion" } })).status).toBe(201);
+    const awaiting = await client.get("/console/sources");
+    expect(awaiting.status).toBe(200);
+    const row = rowOf(awaiting.html, "data-source", name);
+    expect(row).toContain("awaiting Notion&#39;s verification request");
+    expect(row).toContain(`/hooks/${name}`);
+    expect(row).not.toContain("Show token");
+
+    const token = `secret_${unique("tok")}`;
+    const hook = await exports.default.fetch(`${BASE}/hooks/${name}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ verification_token: token }),
+    });
+    expect(hook.status).toBe(200);
+    const received = await client.get("/console/sources");
+    expect(received.html).not.toContain(token);
+    expect(rowOf(received.html, "data-source", name)).toContain("Show token (once)");
+
+    const shown = await client.post(`/console/sources/${name}/verification-token`);
+    expect(shown.status).toBe(200);
+    expect(shown.html).toContain(token);
+    const again = await followFlash(client, await client.post(`/console/sources/${name}/verification-token`));
+    expect(again.message).toMatch(/^Could not read the token: .*already read/);
+    expect(again.html).not.toContain(token);
+    expect(rowOf(again.html, "data-source", name)).toContain("token read");
+  });
+
   it("an unknown console page is an HTML 404", async () => {
     const page = await client.get("/console/nowhere");
     expect(page.status).toBe(404);
@@ -356,6 +387,7 @@ describe("no secrets in the console", () => {
       "/console/bindings",
       "/console/circuits",
       "/console/approvals",
+      "/console/sources",
       "/console/login",
     ];
     for (const path of paths) {

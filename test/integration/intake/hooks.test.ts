@@ -2,35 +2,21 @@ import { sign as githubSign } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { api, unique } from "../../support/api";
+import { unique } from "../../support/api";
 import {
   createSource,
   eventsOfSource,
   expectError,
   hmacHex,
+  JSON_CT,
   postHook,
+  readAccepted,
   sha256Hex,
   signatureRecords,
   utf8Base64,
 } from "./support";
 
-const JSON_CT = { "content-type": "application/json" };
 const nowS = () => Math.floor(Date.now() / 1000);
-
-/** Reads an accepted event back and checks the fields every style shares. */
-async function readAccepted(res: { status: number; body: { status: string; event_id: string; trace_id: string } }) {
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  expect(res.body).toEqual({ status: "accepted", event_id: expect.any(String), trace_id: expect.any(String) });
-  expect(res.body.event_id).toMatch(/^evt_[0-9a-f-]{36}$/);
-  expect(res.body.trace_id).toMatch(/^trace_/);
-  const got = await api("GET", `/v1/events/${res.body.event_id}`);
-  expect(got.status).toBe(200);
-  expect(got.body.event.id).toBe(res.body.event_id);
-  expect(got.body.event.trace_id).toBe(res.body.trace_id);
-  expect(Array.isArray(got.body.dispatches)).toBe(true);
-  expect(Date.parse(got.body.event.received_at)).not.toBeNaN();
-  return got.body.event;
-}
 
 /** A rejected delivery: 401 naming the reason, an audit record without secrets or body, no event. */
 async function expectRejected(

@@ -83,3 +83,23 @@ export function expectError(res: { status: number; body: unknown }, status: numb
   if (code) expect(body.error.code).toBe(code);
   return body.error as { code: string; message: string; details?: unknown };
 }
+
+export const JSON_CT = { "content-type": "application/json" };
+
+/** Reads an accepted event back and checks the fields every style shares. */
+export async function readAccepted(res: {
+  status: number;
+  body: { status: string; event_id: string; trace_id: string };
+}) {
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  expect(res.body).toEqual({ status: "accepted", event_id: expect.any(String), trace_id: expect.any(String) });
+  expect(res.body.event_id).toMatch(/^evt_[0-9a-f-]{36}$/);
+  expect(res.body.trace_id).toMatch(/^trace_/);
+  const got = await api("GET", `/v1/events/${res.body.event_id}`);
+  expect(got.status).toBe(200);
+  expect(got.body.event.id).toBe(res.body.event_id);
+  expect(got.body.event.trace_id).toBe(res.body.trace_id);
+  expect(Array.isArray(got.body.dispatches)).toBe(true);
+  expect(Date.parse(got.body.event.received_at)).not.toBeNaN();
+  return got.body.event;
+}
