@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { api, eventually, waitForDispatch } from "../../support/api";
 import { publish, scriptedBinding } from "../../support/dispatch";
+import { login } from "../console/support";
 
 const TERMINAL = ["succeeded", "skipped", "waiting", "dlq", "failed", "cancelled"];
 const fast = { retry: { max_attempts: 3, policy: { linear: { delay_ms: 20 } } } };
@@ -101,6 +102,39 @@ describe("action graph", () => {
     });
     // Original and replay write the same SPEC 14 ids (same event, same attempt number): they merge.
     expect(g.nodes.filter((n) => n.id === `dispatch:${b.bindingKey}:${event_id}:1`)).toHaveLength(1);
+  });
+
+  it("a DLQ replay links to its original too, and the console draws both", async () => {
+    const b = await scriptedBinding(
+      { responses: [{ status: 500 }], otherwise: { status: 200 } },
+      {
+        retry: { max_attempts: 1 },
+      },
+    );
+    const { event_id, trace_id } = await publish(b.provider);
+    await waitForDispatch(b.bindingKey, event_id, TERMINAL);
+    const entry = await eventually(async () => {
+      const res = await api("GET", `/v1/dlq?binding_key=${encodeURIComponent(b.bindingKey)}`);
+      return res.body.items?.[0] as { id: string } | undefined;
+    });
+    expect((await api("POST", `/v1/dlq/${entry.id}/replay`, {})).status).toBe(202);
+    const replayed = await eventually(async () => {
+      const res = await api("GET", `/v1/dispatches?replay_of_event_id=${event_id}`);
+      return res.body.items?.[0]?.status === "succeeded" ? true : undefined;
+    });
+    expect(replayed).toBe(true);
+    const g = await graphOf(trace_id);
+    expect(node(g, `historical:${event_id}`)).toMatchObject({ kind: "historical", status: "replayed" });
+    expect(edgeList(g)).toContain(`historical:${event_id} -replay_chain-> trigger:${event_id}`);
+    // The original attempt (to the DLQ) and the replay's attempt are separate nodes.
+    const attempts = g.nodes.filter((n) => n.kind === "dispatch");
+    expect(attempts.map((n) => n.outcome).sort()).toEqual(["dlq", "succeeded"]);
+
+    const client = await login();
+    const page = await client.get(`/console/traces/${trace_id}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('data-kind="historical"');
+    expect(page.html).toContain('data-kind="replay_chain"');
   });
 
   it("a trace whose event matched no binding has an empty graph", async () => {
