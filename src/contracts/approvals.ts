@@ -3,7 +3,7 @@ import { z } from "zod";
 import { limitSchema } from "../http/pagination";
 import { wellFormed } from "./unicode";
 
-export const approvalStateSchema = z.enum(["pending", "approved", "denied"]);
+export const approvalStateSchema = z.enum(["pending", "approved", "denied", "cancelled"]);
 
 export const listApprovalsQuerySchema = z.object({
   state: approvalStateSchema.optional(),

@@ -5,6 +5,9 @@ import { handlerUriSchema, parseHandlerUri } from "./handler-uri";
 import { issuesToProblems, type Problem, problemErrorMap } from "./problems";
 import { wellFormed } from "./unicode";
 
+/** SPEC 12.2: a followed A2A task is given an hour unless the binding says otherwise. */
+export const A2A_FOLLOW_FOR_DEFAULT_MS = 3_600_000;
+
 // ---- identifiers (SPEC 2) ----
 
 export const sourceNameSchema = z
@@ -175,6 +178,12 @@ export const bindingSpecSchema = z.strictObject({
     .optional(),
   handler: handlerUriSchema,
   allow_cleartext: z.boolean().default(false),
+  /** `a2a://` handlers: how long a task left running is followed before it is cancelled (SPEC 12.2). */
+  a2a: z
+    .strictObject({
+      follow_for: boundedDuration({ min: 1_000, max: 7 * 86_400_000 }).default(A2A_FOLLOW_FOR_DEFAULT_MS),
+    })
+    .optional(),
   timeout_ms: boundedDuration({ min: 1, max: 900_000 }).default(30_000),
   retry: retrySchema.default({ max_attempts: MAX_ATTEMPTS_DEFAULT, policy: "svix" }),
   flow_control: flowControlSchema.optional(),

@@ -2,10 +2,22 @@
  * One dispatch as it is stored: the BindingGate's live row while it runs, then its History entry
  * (docs/storage-schema.md). Everything the API shows about a dispatch derives from this document.
  */
-import type { DispatchStatus } from "./dispatch";
+import type { A2aFollow, DispatchStatus } from "./dispatch";
 import type { Transition } from "./transitions";
 
-export type GateTimerKind = "attempt" | "lease" | "flow" | "predicate";
+export type GateTimerKind = "attempt" | "lease" | "flow" | "predicate" | "a2a";
+
+/** A waiting dispatch whose A2A task is polled (SPEC 12.2): the task, and the backoff so far. */
+export interface A2aFollowState extends A2aFollow {
+  /** The task state last seen, as the agent spelled it. */
+  state: string;
+  /** Epoch ms past which Switchyard cancels the task and fails the dispatch (`a2a.follow_for`). */
+  until: number;
+  /** The wait before the next poll (1 s doubling to 60 s). */
+  delay_ms: number;
+  /** The attempt that started the task. */
+  attempt: number;
+}
 
 export interface DispatchTimer {
   kind: GateTimerKind;
@@ -48,6 +60,8 @@ export interface DispatchDoc {
   created_at: number;
   updated_at: number;
   terminal_at: number | null;
+  /** The A2A task a `waiting` dispatch follows (absent on documents written before it existed). */
+  a2a_follow?: A2aFollowState | null;
   /** The one timer this dispatch waits for, if any. */
   timer: DispatchTimer | null;
   log: Transition[];

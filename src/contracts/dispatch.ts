@@ -26,6 +26,17 @@ export const errorCauseSchema = z.object({
   status: z.number().optional(),
 });
 
+/**
+ * An A2A task Switchyard follows to its end (SPEC 12.2): where to ask about it and in which dialect.
+ */
+export const a2aFollowSchema = z.object({
+  task_id: z.string(),
+  rpc_url: z.string(),
+  version: z.enum(["1.0", "0.3"]),
+  target_agent: z.string(),
+});
+export type A2aFollow = z.infer<typeof a2aFollowSchema>;
+
 /** What one handler invocation produced (SPEC 12.1 response mapping). */
 export const handlerResultSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("success"), result: z.unknown(), status_code: z.number().optional() }),
@@ -35,9 +46,15 @@ export const handlerResultSchema = z.discriminatedUnion("kind", [
     /** What the dispatch result shows while waiting (e.g. an A2A pending task handle). */
     result: z.unknown().optional(),
     status_code: z.number().optional(),
+    /** A task the handler left running that Switchyard polls until it ends. */
+    follow: a2aFollowSchema.optional(),
   }),
   z.object({ kind: z.literal("denied"), error: z.string(), status_code: z.number().optional() }),
   z.object({ kind: z.literal("invalid"), error: z.string() }),
+  /** The handler ran and reported a final failure of its own (an A2A task `failed` or `rejected`). */
+  z.object({ kind: z.literal("failed"), error: z.string(), status_code: z.number().optional() }),
+  /** The handler reported the work cancelled on its side (an A2A task `canceled`). */
+  z.object({ kind: z.literal("cancelled"), error: z.string(), status_code: z.number().optional() }),
   z.object({
     kind: z.literal("retryable"),
     error: z.string(),

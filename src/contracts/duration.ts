@@ -48,7 +48,8 @@ export const durationSchema = z
     return ms;
   });
 
-function formatMs(ms: number): string {
+/** Milliseconds in the largest whole unit (`3600000` → `1h`), as specs write durations. */
+export function formatMs(ms: number): string {
   for (const unit of ["w", "d", "h", "m", "s"] as const) {
     if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }

@@ -74,7 +74,11 @@ type TransitionBody =
       attempt_count: number;
       result: unknown;
       error: string | null;
+      /** Ended by a followed A2A task rather than `POST …/complete`. */
+      by?: "a2a_task";
     }
+  /** A followed A2A task was seen in a new state (SPEC 12.2); `result` is the handle shown meanwhile. */
+  | { op: "a2a_task"; at: number; attempt: number; task_id: string; state: string; result: unknown }
   | { op: "predicate_evaluated"; at: number; verdict: PredicateVerdict; predicate: string }
   | { op: "budget_exceeded"; at: number; detail: BudgetExceededDetail }
   | { op: "deferred"; at: number; detail: { deferred: true; reason: string; retry_at: string } }

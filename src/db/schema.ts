@@ -307,7 +307,7 @@ export const approvals = sqliteTable(
     reason: text("reason").notNull(),
     /** JSON array of reviewer names. */
     reviewers: text("reviewers").notNull(),
-    state: text("state", { enum: ["pending", "approved", "denied"] }).notNull(),
+    state: text("state", { enum: ["pending", "approved", "denied", "cancelled"] }).notNull(),
     reviewer: text("reviewer"),
     decisionReason: text("decision_reason"),
     createdAt: text("created_at").notNull(),

@@ -10,6 +10,7 @@ export type AttemptDecision =
   | { kind: "succeeded"; result: unknown }
   | { kind: "waiting"; result: unknown }
   | { kind: "failed"; error: string }
+  | { kind: "cancelled"; error: string }
   | { kind: "retry"; nextAttempt: number; delayMs: number; error: string }
   | { kind: "dlq"; error: string; errorClass: ErrorClass; reason: "retry_exhausted" | "circuit_opened" };
 
@@ -28,7 +29,10 @@ export function decideAfterAttempt({ attempt, maxAttempts, policy, result }: Att
       return { kind: "waiting", result: result.result ?? { waiting: true, message: result.message } };
     case "denied":
     case "invalid":
+    case "failed":
       return { kind: "failed", error: result.error };
+    case "cancelled":
+      return { kind: "cancelled", error: result.error };
     case "retryable": {
       if (attempt >= maxAttempts) {
         return {

@@ -155,7 +155,9 @@ export function describe(d: DispatchIdentity, t: Transition): LogItem[] {
     case "cancelled":
       return cancelled(d, t.attempt_count, t.error, iso(t.at));
     case "completed":
-      return completed(d, t.status, t.attempt_count, t.result, t.error, iso(t.at));
+      return completed(d, t.status, t.attempt_count, t.result, t.error, iso(t.at), t.by);
+    case "a2a_task":
+      return a2aTaskSeen(d, t, iso(t.at));
     case "predicate_evaluated":
       return predicateEvaluated(d, t.verdict, t.predicate, iso(t.at));
     case "budget_exceeded": {
@@ -297,6 +299,8 @@ export function attemptOutcome(result: HandlerResult): AttemptOutcome {
       return "waiting";
     case "denied":
       return "denied";
+    case "cancelled":
+      return "cancelled";
     default:
       return "failed";
   }
@@ -369,6 +373,9 @@ function finished(d: DispatchIdentity, t: Extract<Transition, { op: "finished" }
       );
       break;
     }
+    case "cancelled":
+      items.push(...cancelled(d, attempt, decision.error, at));
+      break;
     case "retry": {
       const failed = outcomeOf(d, "retry_scheduled", attempt, null, decision.error);
       const retry = { attempt: decision.nextAttempt, delay_ms: decision.delayMs, error: decision.error };
@@ -458,11 +465,20 @@ function cancelled(d: DispatchIdentity, attemptCount: number, error: string, at:
     rec(TOPICS.cancel, "cancel_applied", outcome, at),
     rec(TOPICS.lifecycle, "DispatchCancelled", outcome, at),
   ];
-  if (attemptCount > 0) items.push(rec(TOPICS.outbox, "dispatch_failed", outcome, at));
+  if (attemptCount > 0) {
+    // The last attempt's node ends with the dispatch (an aborted call, or a waiting or followed one).
+    items.push(
+      rec(TOPICS.outbox, "dispatch_failed", outcome, at),
+      hopNode(d, attemptCount, "cancelled", "cancelled", {}, at),
+    );
+  }
   return items;
 }
 
-/** `POST …/complete` on a waiting dispatch (SPEC 13.2), recorded like any terminal outcome. */
+/**
+ * A waiting dispatch finished (SPEC 13.2 `POST …/complete`, or its followed A2A task ended), recorded
+ * like any terminal outcome; a task's end also closes its `a2a_hop` node.
+ */
 function completed(
   d: DispatchIdentity,
   status: "succeeded" | "failed",
@@ -470,13 +486,16 @@ function completed(
   result: unknown,
   error: string | null,
   at: string,
+  by?: "a2a_task",
 ): LogItem[] {
-  const outcome = { ...outcomeOf(d, status, attemptCount, result, error), completed: true };
+  const outcome = { ...outcomeOf(d, status, attemptCount, result, error), ...(by ? { by } : { completed: true }) };
+  const hop = by && attemptCount > 0 ? [hopNode(d, attemptCount, status, status, {}, at)] : [];
   if (status === "succeeded") {
     return [
       setStatus({ status, result: result ?? null, error: null, terminal_at: at }, at),
       rec(TOPICS.lifecycle, "DispatchSucceeded", outcome, at),
       rec(TOPICS.outbox, "dispatch_succeeded", outcome, at),
+      ...hop,
       ...resolveReplayedDlq(d, at),
     ];
   }
@@ -484,6 +503,36 @@ function completed(
     setStatus({ status, error, terminal_at: at }, at),
     rec(TOPICS.lifecycle, "DispatchFailed", outcome, at),
     rec(TOPICS.outbox, "dispatch_failed", outcome, at),
+    ...hop,
+  ];
+}
+
+/** The attempt node of a handler call, written again with a new status (and task state). */
+function hopNode(
+  d: DispatchIdentity,
+  attempt: number,
+  status: string,
+  outcome: string | null,
+  metadata: Record<string, unknown>,
+  at: string,
+): LogItem {
+  const value: Record<string, unknown> = {
+    id: graphIds.dispatch(d, attempt),
+    kind: graphNodeKind(d.handler_kind),
+    status,
+  };
+  if (outcome !== null) value.outcome = outcome;
+  if (Object.keys(metadata).length > 0) value.metadata = metadata;
+  return node(d, value, at);
+}
+
+/** SPEC 12.2: a followed task changed state; the `a2a_hop` node shows it, the record keeps it. */
+function a2aTaskSeen(d: DispatchIdentity, t: Extract<Transition, { op: "a2a_task" }>, at: string): LogItem[] {
+  const payload = { attempt: t.attempt, task_id: t.task_id, state: t.state };
+  return [
+    setStatus({ status: "waiting", result: t.result }, at),
+    rec(TOPICS.lifecycle, "a2a.task_state", payload, at),
+    hopNode(d, t.attempt, "waiting", null, { task_id: t.task_id, task_state: t.state }, at),
   ];
 }
 

@@ -27,6 +27,7 @@ import { effectiveMaxAttempts } from "../dispatch/retry-policy";
 import { FlowControl, type FlowDecision, type FlowEffects, type FlowOutcome } from "../flow/flow-control";
 import { GATE_BUDGETS_SCHEMA, GateBudgets } from "../flow/gate-budgets";
 import { FLOW_SCHEMA, SqlFlowStore } from "../flow/sql-flow-store";
+import { followDeps } from "../handlers/a2a-follow";
 import type { AttemptContext } from "../handlers/envelope";
 import type { TrustInput } from "../history/history-store";
 import { legacyDispatches } from "../history/legacy-layout";
@@ -36,6 +37,7 @@ import { dispatchKeyTime, historyName, partitionSpanMs, partitionStart, uuidv7Ti
 import { iso } from "../lib/time";
 import { countDurableObjectOps } from "../observability/billable-ops";
 import { appendTrust } from "../trust/trust-reader";
+import { A2aFollowStage } from "./a2a-follow-stage";
 import { attemptEvent, type CircuitRef, callHandler, checkCircuit, reportCircuit } from "./attempt-runner";
 import { controlWrites, type Statement } from "./control-writes";
 import { D1Outbox } from "./d1-outbox";
@@ -60,6 +62,10 @@ export const cancelError = {
   beforeAttempt: (n: number) => `trigger cancel request cancelled dispatch before attempt ${n}`,
   retryWait: "trigger cancel request cancelled retry wait",
   handler: "trigger cancel request cancelled handler",
+  waiting: (heldReason: string | null) =>
+    `trigger cancel request cancelled ${
+      heldReason === "approval" ? "approval wait" : heldReason === "deferred" ? "budget deferral" : "waiting dispatch"
+    }`,
 };
 
 export class BindingGate extends DurableObject<Env> {
@@ -70,6 +76,7 @@ export class BindingGate extends DurableObject<Env> {
   private readonly d1: D1Outbox;
   readonly budgets: GateBudgets;
   private readonly predicates: PredicateStage;
+  private readonly follow: A2aFollowStage;
   /** Dispatches admitted during a synchronous section, whose attempt 1 starts right after it. */
   private ready: { id: string; event: TriggerEvent | null }[] = [];
   /** Abort controllers of running attempts (`<dispatch_id>#<attempt>`). */
@@ -88,6 +95,7 @@ export class BindingGate extends DurableObject<Env> {
     this.d1 = new D1Outbox(this.sql, () => this.env.DB);
     this.budgets = new GateBudgets(this.sql, { get: (k) => this.meta(k), set: (k, v) => this.setMeta(k, v) });
     this.predicates = new PredicateStage(this, env);
+    this.follow = new A2aFollowStage(this, followDeps(env));
     this.outbox = new HistoryOutbox({
       env: this.env,
       bindingId: () => this.meta("binding_id") ?? "",
@@ -365,6 +373,9 @@ export class BindingGate extends DurableObject<Env> {
     switch (timer.kind) {
       case "predicate":
         await this.predicates.onTimer(doc, now);
+        return;
+      case "a2a":
+        await this.follow.onTimer(doc, now);
         return;
       case "flow": {
         const flow = this.flow();
@@ -807,6 +818,10 @@ export class BindingGate extends DurableObject<Env> {
     // Without flow control nothing else depends on this outcome before History holds it: if the
     // object dies first, the lease settles the attempt again (at-least-once, never the same attempt).
     this.afterTerminal(doc, now, status, "error" in decision ? decision.error : null, this.flow() !== null);
+    if (status === "waiting" && result.kind === "waiting" && result.follow) {
+      const state = (result.result as { state?: unknown } | undefined)?.state;
+      this.follow.begin(doc, attempt, result.follow, typeof state === "string" ? state : "", now);
+    }
     return status;
   }
 
@@ -955,7 +970,7 @@ export class BindingGate extends DurableObject<Env> {
     const doc = this.live.get(dispatchId);
     if (!doc || this.live.isFinal(dispatchId))
       return doc ? { state: "terminal", status: doc.status } : { state: "unknown" };
-    if (isTerminal(doc.status)) return { state: "terminal", status: doc.status };
+    if (isTerminal(doc.status) && doc.status !== "waiting") return { state: "terminal", status: doc.status };
     const now = Date.now();
     this.log(doc, {
       op: "cancel_requested",
@@ -965,7 +980,12 @@ export class BindingGate extends DurableObject<Env> {
       status: doc.status,
     });
     let answer: CancelAnswer;
-    if (doc.attempt_running) {
+    if (doc.status === "waiting") {
+      // A resting dispatch (handler waiting, approval, budget deferral, followed A2A task) ends now.
+      this.follow.cancelRemote(doc);
+      const error = cancelError.waiting(doc.held_reason);
+      answer = { state: "cancelled", status: this.cancelNow(doc, error, now) as "cancelled" };
+    } else if (doc.attempt_running) {
       this.patch(doc, { cancel_requested: true }, now);
       this.running.get(`${dispatchId}#${doc.attempt}`)?.abort(new Error("cancelled"));
       answer = { state: "cancel_requested", status: doc.status };
@@ -1152,6 +1172,10 @@ export class BindingGate extends DurableObject<Env> {
   /** A control-plane statement outside a transition (a classifier verdict for replays). */
   queueD1(statement: Statement): void {
     this.d1.enqueue([statement]);
+  }
+
+  waitUntil(promise: Promise<unknown>): void {
+    this.ctx.waitUntil(promise);
   }
 
   /** For the predicate stage: restarts the stages after a classifier verdict or a deferral. */

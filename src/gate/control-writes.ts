@@ -92,6 +92,16 @@ export function controlWrites(doc: DispatchDoc, t: Transition): Statement[] {
           ],
         },
       ];
+    case "cancelled":
+      // A cancel request ended an approval wait: the request is no longer anyone's to decide.
+      if (doc.held_reason !== "approval" || !doc.approval_id) return [];
+      return [
+        {
+          sql: `UPDATE approvals SET state = 'cancelled', decision_reason = ?, decided_at = ?
+                WHERE id = ? AND state = 'pending'`,
+          params: [t.error, iso(t.at), doc.approval_id],
+        },
+      ];
     case "approval_decided":
       return [
         {

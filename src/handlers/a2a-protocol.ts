@@ -5,9 +5,9 @@
  * `TASK_STATE_*`); 0.3 is the JSON-Schema dialect (`kind` discriminators, `role: "user"`, lower-case
  * states). Answers are read leniently across both, and a task's state keeps the agent's spelling.
  */
-import type { Role, TaskState } from "@a2a-js/sdk";
+import type { Role } from "@a2a-js/sdk";
 import { z } from "zod";
-import type { HandlerResult } from "../contracts/dispatch";
+import type { A2aFollow, HandlerResult } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
 import { parseRetryAfter } from "../dispatch/retry-policy";
 import type { A2aWireVersion } from "./a2a-card";
@@ -17,7 +17,6 @@ import { type AttemptContext, dispatchEnvelope } from "./envelope";
 export const SEND_MESSAGE_METHOD: Record<A2aWireVersion, string> = { "1.0": "SendMessage", "0.3": "message/send" };
 
 const USER_ROLE_V1: keyof typeof Role = "ROLE_USER";
-const COMPLETED_V1: keyof typeof TaskState = "TASK_STATE_COMPLETED";
 
 export interface SendMessageRequest {
   method: string;
@@ -136,10 +135,14 @@ function messageText(raw: unknown): string | null {
 }
 
 /**
- * Inline result of a completed task: the last agent message's content (the status message, then the
- * history from newest), else the newest artifact's, else null.
+ * Inline result of a completed task (SPEC 12.2): the text of its artifacts when it has any (their
+ * text parts joined, else the newest data part), else the last agent message's content (the status
+ * message, then the history from newest), else null.
  */
 export function completedTaskResult(task: WireTask): unknown {
+  const artifactParts = (task.artifacts ?? []).flatMap((artifact) => artifact.parts ?? []);
+  const fromArtifacts = partsContent(artifactParts);
+  if (fromArtifacts.found) return fromArtifacts.value;
   const messages = [task.status?.message, ...[...(task.history ?? [])].reverse()];
   for (const raw of messages) {
     const message = messageSchema.safeParse(raw);
@@ -147,16 +150,44 @@ export function completedTaskResult(task: WireTask): unknown {
     const content = partsContent(message.data.parts);
     if (content.found) return content.value;
   }
-  for (const artifact of [...(task.artifacts ?? [])].reverse()) {
-    const content = partsContent(artifact.parts);
-    if (content.found) return content.value;
-  }
   return null;
+}
+
+/** Task states in one spelling: 0.3's lower-case names (`TASK_STATE_INPUT_REQUIRED` → `input-required`). */
+export type TaskPhase =
+  | "submitted"
+  | "working"
+  | "completed"
+  | "failed"
+  | "rejected"
+  | "canceled"
+  | "input-required"
+  | "auth-required"
+  | "unknown";
+
+const PHASES: readonly TaskPhase[] = [
+  "submitted",
+  "working",
+  "completed",
+  "failed",
+  "rejected",
+  "canceled",
+  "input-required",
+  "auth-required",
+];
+
+export function taskPhase(state: string): TaskPhase {
+  const plain = state
+    .toLowerCase()
+    .replace(/^task_state_/, "")
+    .replaceAll("_", "-");
+  const spelled = plain === "cancelled" ? "canceled" : plain;
+  return (PHASES as readonly string[]).includes(spelled) ? (spelled as TaskPhase) : "unknown";
 }
 
 /** `completed` (0.3) and `TASK_STATE_COMPLETED` (1.0) both end the dispatch with an inline result. */
 export function isCompletedState(state: string): boolean {
-  return state === COMPLETED_V1 || state.toLowerCase() === "completed";
+  return taskPhase(state) === "completed";
 }
 
 export interface A2aTaskHandle {
@@ -168,13 +199,18 @@ export interface A2aTaskHandle {
   rpc_url: string;
 }
 
-export interface SendMessageAnswer {
+/** Where a task lives: enough to show its handle and to ask the agent about it again. */
+export interface TaskHome {
+  target_agent: string;
+  rpc_url: string;
+  version: A2aWireVersion;
+}
+
+export interface SendMessageAnswer extends TaskHome {
   status: number;
   headers: Headers;
   bodyText: string;
   now: number;
-  target_agent: string;
-  rpc_url: string;
 }
 
 const protocolError = (error: string, status: number): HandlerResult => ({
@@ -184,6 +220,37 @@ const protocolError = (error: string, status: number): HandlerResult => ({
   status_code: status,
   retry_after_ms: null,
 });
+
+export type RpcAnswer =
+  | { ok: true; result: Record<string, unknown> }
+  | { ok: false; error: string; code?: number; rpcError: boolean };
+
+/** A JSON-RPC answer body: its object `result`, or what is wrong with it (a JSON-RPC error's message). */
+export function readRpcAnswer(bodyText: string): RpcAnswer {
+  let json: unknown;
+  try {
+    json = JSON.parse(bodyText);
+  } catch {
+    return { ok: false, error: "returned a response that is not JSON", rpcError: false };
+  }
+  const envelope = rpcResponseSchema.safeParse(json);
+  if (!envelope.success || !isObject(json)) {
+    return { ok: false, error: "returned a malformed JSON-RPC response", rpcError: false };
+  }
+  const rpcError = envelope.data.error;
+  if (rpcError) {
+    const message = rpcError.message || `JSON-RPC error ${rpcError.code ?? "without a message"}`;
+    return {
+      ok: false,
+      error: message,
+      rpcError: true,
+      ...(rpcError.code === undefined ? {} : { code: rpcError.code }),
+    };
+  }
+  const result = envelope.data.result;
+  if (!isObject(result)) return { ok: false, error: "response has no result", rpcError: false };
+  return { ok: true, result };
+}
 
 /**
  * SPEC 12.2 response mapping. Non-2xx and JSON-RPC errors are retryable with the pinned texts; a
@@ -202,22 +269,14 @@ export function mapSendMessageAnswer(answer: SendMessageAnswer): HandlerResult {
         status === 429 || status === 503 ? parseRetryAfter(answer.headers.get("retry-after"), answer.now) : null,
     };
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.bodyText);
-  } catch {
-    return protocolError("A2A task dispatch returned a response that is not JSON", status);
+  const rpc = readRpcAnswer(answer.bodyText);
+  if (!rpc.ok) {
+    return protocolError(
+      rpc.rpcError ? `A2A task dispatch failed: ${rpc.error}` : `A2A task dispatch ${rpc.error}`,
+      status,
+    );
   }
-  const envelope = rpcResponseSchema.safeParse(json);
-  if (!envelope.success || !isObject(json)) {
-    return protocolError("A2A task dispatch returned a malformed JSON-RPC response", status);
-  }
-  if (envelope.data.error) {
-    const message = envelope.data.error.message || `JSON-RPC error ${envelope.data.error.code ?? "without a message"}`;
-    return protocolError(`A2A task dispatch failed: ${message}`, status);
-  }
-  const result = envelope.data.result;
-  if (!isObject(result)) return protocolError("A2A task dispatch response has no result", status);
+  const result = rpc.result;
 
   // 1.0 wraps the payload ({task} | {message}); 0.3 returns it bare with a `kind`.
   const kind = isObject(result.task)
@@ -233,22 +292,56 @@ export function mapSendMessageAnswer(answer: SendMessageAnswer): HandlerResult {
     return { kind: "success", result: content.found ? content.value : null, status_code: status };
   }
   if (kind !== "task") return protocolError("A2A task dispatch result is neither a task nor a message", status);
+  return taskOutcome(payload, status, answer);
+}
+
+/**
+ * What a task in its current state means for the dispatch (SPEC 12.2): `completed` → success with the
+ * inline result; `failed`/`rejected` → a final failure with the agent's status message; `canceled` →
+ * cancelled; `input-required`/`auth-required` → waiting for an operator; anything else (`submitted`,
+ * `working`, states this version does not know) → waiting while Switchyard follows the task.
+ */
+export function taskOutcome(payload: unknown, status: number, home: TaskHome): HandlerResult {
   const task = taskSchema.safeParse(payload);
   if (!task.success) return protocolError("A2A task dispatch returned a malformed task", status);
   const taskId = task.data.id;
   const state = task.data.status?.state;
   if (!taskId) return protocolError("A2A task response has no task id", status);
   if (!state) return protocolError(`A2A task ${taskId} has no status.state`, status);
-  if (isCompletedState(state)) return { kind: "success", result: completedTaskResult(task.data), status_code: status };
-
+  const note = messageText(task.data.status?.message);
+  const phase = taskPhase(state);
+  switch (phase) {
+    case "completed":
+      return { kind: "success", result: completedTaskResult(task.data), status_code: status };
+    case "failed":
+    case "rejected":
+      return {
+        kind: "failed",
+        error: note ?? `A2A task ${taskId} ended ${state} without a message`,
+        status_code: status,
+      };
+    case "canceled":
+      return {
+        kind: "cancelled",
+        error: `A2A task ${taskId} was canceled by the agent${note ? `: ${note.slice(0, 500)}` : ""}`,
+        status_code: status,
+      };
+  }
   const handle: A2aTaskHandle = {
     kind: "a2a_task_handle",
     task_id: taskId,
     state,
-    target_agent: answer.target_agent,
-    rpc_url: answer.rpc_url,
+    target_agent: home.target_agent,
+    rpc_url: home.rpc_url,
   };
-  const note = messageText(task.data.status?.message);
   const message = `A2A task ${taskId} is ${state}${note ? `: ${note.slice(0, 500)}` : ""}`;
-  return { kind: "waiting", message, result: handle, status_code: status };
+  // Only an operator can move a task that waits for input or authorisation: it is not polled.
+  const waitsForOperator = phase === "input-required" || phase === "auth-required";
+  const follow: A2aFollow = {
+    task_id: taskId,
+    rpc_url: home.rpc_url,
+    version: home.version,
+    target_agent: home.target_agent,
+  };
+  return { kind: "waiting", message, result: handle, status_code: status, ...(waitsForOperator ? {} : { follow }) };
 }

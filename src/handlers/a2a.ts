@@ -128,6 +128,7 @@ export async function runA2aAttempt(
       now: deps.now(),
       target_agent: targetAgentLabel(target),
       rpc_url: rpcUrl.href,
+      version: selection.selected.version,
     });
   } catch (error) {
     // Only reachable through a bug or an abort surfacing outside a fetch; keep it a retryable attempt.

@@ -15,6 +15,10 @@
  *
  * Every agent completes by default; an event payload `{a2a_mode: "working" | "message"}` makes it
  * leave the task working or answer with a direct message instead (`working` always leaves it working).
+ * A payload `{a2a_later: {state, after_ms}}` leaves the task working and moves it to `state`
+ * (`completed` with an artifact, `failed`, `rejected`, `canceled`, `input-required`, or `never`)
+ * `after_ms` after `SendMessage` answered, in the agent's task store, as a real long-running agent
+ * would; `GetTask` and `CancelTask` are the SDK's own.
  *
  * `GET /__calls` lists the requests an agent received (`{path, method, headers, body, at}`), filtered
  * with `?context_id=` (JSON-RPC calls of one trace) or `?path=`.
@@ -73,12 +77,54 @@ function firstText(message: Message): string {
   return "";
 }
 
+type LaterState = "completed" | "failed" | "rejected" | "canceled" | "input-required" | "never";
+
+const LATER_STATES: Record<Exclude<LaterState, "never">, TaskState> = {
+  completed: TaskState.TASK_STATE_COMPLETED,
+  failed: TaskState.TASK_STATE_FAILED,
+  rejected: TaskState.TASK_STATE_REJECTED,
+  canceled: TaskState.TASK_STATE_CANCELED,
+  "input-required": TaskState.TASK_STATE_INPUT_REQUIRED,
+};
+
 /** Echoes the dispatch envelope's identity back, so tests can see what reached the agent. */
 class EchoExecutor implements AgentExecutor {
   constructor(
     private readonly agent: AgentName,
     private readonly defaultMode: "complete" | "working",
+    private readonly store: InMemoryTaskStore,
   ) {}
+
+  /** Moves a task the agent left working to its final state later, as a long-running agent does. */
+  private finishLater(request: RequestContext, later: { state?: LaterState; after_ms?: number }, answer: string) {
+    const state = later.state ?? "completed";
+    if (state === "never") return;
+    const { taskId, contextId } = request;
+    setTimeout(async () => {
+      const task = await this.store.load(taskId, request.context);
+      if (!task || task.status?.state === TaskState.TASK_STATE_CANCELED) return;
+      const text =
+        state === "completed" ? "done" : state === "canceled" ? "stopped by the agent" : `agent says: ${state}`;
+      task.status = {
+        state: LATER_STATES[state],
+        message: agentMessage(contextId, taskId, text),
+        timestamp: new Date().toISOString(),
+      };
+      if (state === "completed") {
+        task.artifacts = [
+          {
+            artifactId: "result",
+            name: "result",
+            description: "",
+            parts: [textPart(answer)],
+            metadata: undefined,
+            extensions: [],
+          },
+        ];
+      }
+      await this.store.save(task, request.context);
+    }, later.after_ms ?? 1_000);
+  }
 
   async execute(request: RequestContext, bus: ExecutionEventBus): Promise<void> {
     const text = firstText(request.userMessage);
@@ -88,8 +134,13 @@ class EchoExecutor implements AgentExecutor {
     } catch {
       envelope = { unparsed: text };
     }
-    const event = (envelope.event ?? {}) as { id?: string; kind?: string; payload?: { a2a_mode?: string } };
-    const mode = this.defaultMode === "working" ? "working" : (event.payload?.a2a_mode ?? "complete");
+    const event = (envelope.event ?? {}) as {
+      id?: string;
+      kind?: string;
+      payload?: { a2a_mode?: string; a2a_later?: { state?: LaterState; after_ms?: number } };
+    };
+    const later = event.payload?.a2a_later;
+    const mode = this.defaultMode === "working" || later ? "working" : (event.payload?.a2a_mode ?? "complete");
     const answer = JSON.stringify({
       agent: this.agent,
       protocol: request.context.requestedVersion,
@@ -133,6 +184,7 @@ class EchoExecutor implements AgentExecutor {
       }),
     );
     bus.finished();
+    if (later) this.finishLater(request, later, answer);
   }
 
   async cancelTask(): Promise<void> {}
@@ -176,10 +228,11 @@ async function listen(): Promise<{ server: Server; base: string; port: number }>
 async function startAgent(name: AgentName): Promise<{ server: Server; port: number }> {
   const { server, base, port } = await listen();
   const legacy = name === "legacy";
+  const store = new InMemoryTaskStore();
   const requestHandler = new DefaultRequestHandler(
     agentCard(name, base, legacy ? "0.3" : "1.0"),
-    new InMemoryTaskStore(),
-    new EchoExecutor(name, name === "working" ? "working" : "complete"),
+    store,
+    new EchoExecutor(name, name === "working" ? "working" : "complete", store),
   );
   const calls: RecordedRequest[] = [];
   const app = express();

@@ -61,7 +61,7 @@ export async function everyPartitionRow(): Promise<string[]> {
  */
 export async function fireGateTimers(
   bindingKey: string,
-  kind: "attempt" | "lease" | "flow" | "predicate" | "flow_sweep",
+  kind: "attempt" | "lease" | "flow" | "predicate" | "a2a" | "flow_sweep",
 ) {
   const stub = env.BINDING_GATE.getByName(bindingKey);
   await runInDurableObject(stub, (_o, state) => {

@@ -85,7 +85,7 @@ function DispatchCard(props: {
           {d.replay_of_event_id && <span class="badge tone-info">replay</span>}
           <span class="small muted">{`${d.handler_kind} → ${d.target_uri}`}</span>
         </div>
-        {!isTerminal(d.status) && (
+        {(!isTerminal(d.status) || d.status === "waiting") && (
           <form
             class="inline"
             method="post"

@@ -413,7 +413,8 @@ export const operations: Operation[] = [
     operationId: "cancelDispatch",
     tag: "Dispatches",
     summary: "Cancel a dispatch",
-    description: "In-flight attempts are aborted; flow-control leases are released.",
+    description:
+      "In-flight attempts are aborted; flow-control leases are released. A `waiting` dispatch (a handler's waiting answer, an approval, a budget deferral, a followed A2A task) ends `cancelled` at once; a followed A2A task is also cancelled at the agent (`CancelTask`). A final dispatch answers 409.",
     auth: "admin",
     params: dispatchAddress,
     paramDocs: dispatchAddressDocs,

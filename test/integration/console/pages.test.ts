@@ -52,6 +52,27 @@ describe("events pages", () => {
     expect(bogus.html).toContain("&#39;bogus&#39; is not a dispatch status");
   });
 
+  it("a waiting dispatch can be cancelled from the event page", async () => {
+    const b = await scriptedBinding({
+      responses: [{ status: 202, headers: { "x-switchyard-outcome": "waiting" }, body: { message: "later" } }],
+    });
+    const { event_id } = await publish(b.provider);
+    await waitForDispatch(b.bindingKey, event_id, ["waiting"]);
+    const page = await client.get(`/console/events/${event_id}`);
+    expect(page.html).toContain('action="/console/dispatches/cancel"');
+    const done = await followFlash(
+      client,
+      await client.post("/console/dispatches/cancel", {
+        binding_key: b.bindingKey,
+        event_id,
+        return_to: `/console/events/${event_id}`,
+      }),
+    );
+    expect(done.message).toBe(`Cancel of ${b.bindingKey} requested (cancelled).`);
+    expect(done.html).toContain(`data-dispatch="${b.bindingKey}" data-status="cancelled"`);
+    expect(done.html).not.toContain('action="/console/dispatches/cancel"');
+  });
+
   it("an API validation error is shown as a readable message, not a 500", async () => {
     const page = await client.get(`/console/events?provider=${"x".repeat(100)}`);
     expect(page.status).toBe(200);

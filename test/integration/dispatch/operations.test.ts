@@ -76,6 +76,25 @@ describe("cancel", () => {
     await eventually(async () => ((await handler.calls(b.hook))[0].aborted ? true : undefined), 3_000);
   });
 
+  it("ends a dispatch resting in waiting (the handler's waiting answer) as cancelled", async () => {
+    const b = await scriptedBinding({
+      responses: [{ status: 202, headers: { "x-switchyard-outcome": "waiting" }, body: { message: "on it" } }],
+    });
+    const { event_id } = await publish(b.provider);
+    await waitForDispatch(b.bindingKey, event_id, ["waiting"]);
+    const res = await api("POST", `${path(b.bindingKey, event_id)}/cancel`, { reason: "stale" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      status: "cancelled",
+      attempt_count: 1,
+      error: "trigger cancel request cancelled waiting dispatch",
+    });
+    // The attempt itself stays what it was: the handler answered waiting.
+    expect(res.body.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: "waiting" })]);
+    expect((await api("POST", `${path(b.bindingKey, event_id)}/complete`, { status: "succeeded" })).status).toBe(409);
+    expect((await api("POST", `${path(b.bindingKey, event_id)}/cancel`)).status).toBe(409);
+  });
+
   it("answers 409 for a terminal dispatch and 404 for an unknown one", async () => {
     const b = await scriptedBinding({ responses: [{ status: 200 }] });
     const { event_id } = await publish(b.provider);

@@ -106,4 +106,27 @@ describe("autonomy approvals", () => {
     expect(bad.status).toBe(400);
     expect((await api("GET", "/v1/approvals?state=maybe")).status).toBe(400);
   });
+
+  it("a cancel request ends an approval wait: the dispatch is cancelled and the request is no longer pending", async () => {
+    const b = await boundHandler({ autonomy: { tier: "act_auto", max_decisions_per_hour: 0 } });
+    const waiting = await publishAndSettle(b);
+    expect(waiting.detail).toMatchObject({ status: "waiting", result: { approval_required: true } });
+    const requestId = waiting.detail.result.request_id as string;
+    await pendingApproval(requestId);
+    const path = `/v1/dispatches/${encodeURIComponent(b.bindingKey)}/${waiting.event_id}`;
+    const res = await api("POST", `${path}/cancel`, { reason: "no longer needed" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      status: "cancelled",
+      attempt_count: 0,
+      error: "trigger cancel request cancelled approval wait",
+    });
+    const approval = await eventually(async () => {
+      const found = (await api("GET", `/v1/approvals/${requestId}`)).body;
+      return found?.state === "cancelled" ? found : undefined;
+    });
+    expect(approval).toMatchObject({ state: "cancelled" });
+    expect((await api("POST", `/v1/approvals/${requestId}/approve`, {})).status).toBe(409);
+    expect(await handlerCalls(b.hook)).toEqual([]);
+  });
 });

@@ -220,6 +220,22 @@ describe("aggregate budgets", () => {
     expect(await cls.calls()).toHaveLength(2);
   });
 
+  it("retry_later: a cancel request ends the deferral before its re-run", async () => {
+    const { cls, b, second } = await overBudget("retry_later");
+    expect(second.detail).toMatchObject({ status: "waiting", result: { deferred: true } });
+    const path = `/v1/dispatches/${encodeURIComponent(b.bindingKey)}/${second.event_id}`;
+    const res = await api("POST", `${path}/cancel`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      status: "cancelled",
+      attempt_count: 0,
+      error: "trigger cancel request cancelled budget deferral",
+    });
+    await fireGateTimers(b.bindingKey, "predicate");
+    expect((await api("GET", path)).body.status).toBe("cancelled");
+    expect(await cls.calls()).toHaveLength(1);
+  });
+
   it("with an hourly limit, retry_later waits for the next UTC hour", async () => {
     const cls = await classifier({ responses: [], otherwise: answer({ pass: true, cost_usd: 0.02 }) });
     const b = await boundHandler({

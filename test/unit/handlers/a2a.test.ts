@@ -390,6 +390,7 @@ describe("mapSendMessageAnswer", () => {
     now,
     target_agent: "triage",
     rpc_url: "https://agents.example.com/rpc",
+    version: "1.0",
   });
   const rpc = (result: unknown) => ({ jsonrpc: "2.0", id: "trace_abc.evt_1", result });
   const agentV1 = (text: string) => ({ messageId: "m", role: "ROLE_AGENT", parts: [{ text }] });
@@ -435,17 +436,26 @@ describe("mapSendMessageAnswer", () => {
     expect(mapSendMessageAnswer(answer(rpc({ task })))).toMatchObject({ result: { a: 1 } });
   });
 
-  it("falls back to the newest artifact, then to null", () => {
-    const withArtifact = {
+  it("prefers the artifacts' text to the agent's message, then their data, then null", () => {
+    const withArtifacts = {
       id: "t1",
-      status: { state: "TASK_STATE_COMPLETED" },
+      status: { state: "TASK_STATE_COMPLETED", message: agentV1("a note") },
       history: [userV1],
       artifacts: [
-        { artifactId: "a1", parts: [{ text: "old" }] },
-        { artifactId: "a2", parts: [{ data: { ok: 1 } }] },
+        { artifactId: "a1", parts: [{ text: '{"ok":' }] },
+        { artifactId: "a2", parts: [{ text: "1}" }, { data: { ignored: true } }] },
       ],
     };
-    expect(mapSendMessageAnswer(answer(rpc({ task: withArtifact })))).toMatchObject({ result: { ok: 1 } });
+    expect(mapSendMessageAnswer(answer(rpc({ task: withArtifacts })))).toMatchObject({ result: { ok: 1 } });
+    const dataOnly = {
+      id: "t1",
+      status: { state: "TASK_STATE_COMPLETED", message: agentV1("a note") },
+      artifacts: [
+        { artifactId: "a1", parts: [{ data: { n: 1 } }] },
+        { artifactId: "a2", parts: [{ data: { n: 2 } }] },
+      ],
+    };
+    expect(mapSendMessageAnswer(answer(rpc({ task: dataOnly })))).toMatchObject({ result: { n: 2 } });
     const bare = { id: "t1", status: { state: "TASK_STATE_COMPLETED" }, history: [userV1] };
     expect(mapSendMessageAnswer(answer(rpc({ task: bare })))).toMatchObject({ kind: "success", result: null });
   });
@@ -474,20 +484,55 @@ describe("mapSendMessageAnswer", () => {
         rpc_url: "https://agents.example.com/rpc",
       },
       status_code: 200,
+      follow: { task_id: "t9", rpc_url: "https://agents.example.com/rpc", version: "1.0", target_agent: "triage" },
     });
   });
 
-  it.each([
-    ["working"],
-    ["submitted"],
-    ["input-required"],
-    ["TASK_STATE_INPUT_REQUIRED"],
-    ["TASK_STATE_AUTH_REQUIRED"],
-    ["failed"],
-    ["TASK_STATE_REJECTED"],
-  ])("any other state (%s) → waiting with the agent's spelling", (state) => {
-    const result = mapSendMessageAnswer(answer(rpc({ kind: "task", id: "t2", status: { state } })));
-    expect(result).toMatchObject({ kind: "waiting", message: `A2A task t2 is ${state}`, result: { state } });
+  it.each([["working"], ["submitted"], ["TASK_STATE_SUBMITTED"], ["unknown"], ["TASK_STATE_SOMETHING_NEW"]])(
+    "a running state (%s) → waiting with the agent's spelling, followed",
+    (state) => {
+      const result = mapSendMessageAnswer(answer(rpc({ kind: "task", id: "t2", status: { state } })));
+      expect(result).toMatchObject({
+        kind: "waiting",
+        message: `A2A task t2 is ${state}`,
+        result: { state },
+        follow: { task_id: "t2" },
+      });
+    },
+  );
+
+  it.each([["input-required"], ["TASK_STATE_INPUT_REQUIRED"], ["auth-required"], ["TASK_STATE_AUTH_REQUIRED"]])(
+    "%s → waiting for an operator, not followed",
+    (state) => {
+      const result = mapSendMessageAnswer(answer(rpc({ kind: "task", id: "t2", status: { state } })));
+      expect(result).toMatchObject({ kind: "waiting", result: { state } });
+      expect(result).not.toHaveProperty("follow");
+    },
+  );
+
+  it.each([["failed"], ["TASK_STATE_FAILED"], ["rejected"], ["TASK_STATE_REJECTED"]])(
+    "%s → a final failure with the agent's status message",
+    (state) => {
+      const withMessage = { kind: "task", id: "t3", status: { state, message: agentV03("quota exhausted") } };
+      expect(mapSendMessageAnswer(answer(rpc(withMessage)))).toEqual({
+        kind: "failed",
+        error: "quota exhausted",
+        status_code: 200,
+      });
+      const bare = { kind: "task", id: "t3", status: { state } };
+      expect(mapSendMessageAnswer(answer(rpc(bare)))).toMatchObject({
+        kind: "failed",
+        error: `A2A task t3 ended ${state} without a message`,
+      });
+    },
+  );
+
+  it.each([["canceled"], ["TASK_STATE_CANCELED"]])("%s → cancelled", (state) => {
+    expect(mapSendMessageAnswer(answer(rpc({ kind: "task", id: "t4", status: { state } })))).toEqual({
+      kind: "cancelled",
+      error: "A2A task t4 was canceled by the agent",
+      status_code: 200,
+    });
   });
 
   it("non-2xx → retryable 'A2A task dispatch returned HTTP <status>'", () => {
