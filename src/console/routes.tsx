@@ -19,7 +19,8 @@ import { eventListRoutes } from "./pages/events";
 import { loginRoutes, logoutRoute } from "./pages/login";
 import { sourceRoutes } from "./pages/sources";
 import { traceRoutes } from "./pages/trace";
-import { csrfToken, csrfValid, SESSION_COOKIE, sameOrigin, verifySession } from "./session";
+import { csrfToken, csrfValid, SESSION_COOKIE, sameOrigin } from "./session";
+import { currentSession } from "./session-store";
 
 /** Console forms are small; anything bigger is refused before it is read. */
 const MAX_FORM_BYTES = 64 * 1024;
@@ -94,7 +95,7 @@ export function consoleRoutes(fetchApi: ApiFetch) {
 
   // Everything below needs a session.
   app.use("/console/*", async (c, next) => {
-    const session = await verifySession(getCookie(c, SESSION_COOKIE), c.env.ADMIN_TOKEN, Date.now());
+    const session = await currentSession(c.env, getCookie(c, SESSION_COOKIE), Date.now());
     if (!session) {
       if (c.req.header(FRAGMENT_HEADER) !== undefined) return c.text("session expired", 401);
       const url = new URL(c.req.url);

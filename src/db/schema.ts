@@ -376,3 +376,16 @@ export const tenantKeys = sqliteTable(
   },
   (t) => [index("tenant_keys_tenant").on(t.tenantId, t.createdAt)],
 );
+
+/** Console sessions ended by a logout before they expire (SPEC 16): refused until `expires_at`. */
+export const revokedSessions = sqliteTable("revoked_sessions", {
+  nonce: text("nonce").primaryKey(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+/** Failed console logins per client (SPEC 16): repeated failures are slowed down. */
+export const loginFailures = sqliteTable("login_failures", {
+  client: text("client").primaryKey(),
+  failures: integer("failures").notNull(),
+  lastFailureAt: integer("last_failure_at").notNull(),
+});

@@ -6,8 +6,10 @@
  * jobs and rows of the earlier storage layout are purged in bounded steps. Per-event history is not
  * swept: its windows drop themselves whole.
  */
+
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { purgeConsoleRows } from "../db/console-repo";
 import { purgeExpiredClaims } from "../db/dedupe-repo";
 import { bindingVersions } from "../db/schema";
 import { purgeAckedJobs } from "../db/worker-jobs-repo";
@@ -65,6 +67,7 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
   const purgedClaims = await purgeClaims(env, now);
   const purgedRecords = await purgeExpiredRecords(env.DB, cutoff);
   const purgedJobs = await purgeAckedJobs(env.DB, cutoff);
+  const purgedConsole = await purgeConsoleRows(env.DB, now);
   const routedLegacy = await routeLegacyEvents(env);
   const purgedLegacy = await purgeLegacyHistory(env, cutoff);
   return {
@@ -73,6 +76,7 @@ export async function sweep(env: Env, now: number): Promise<Record<string, numbe
     purged_claims: purgedClaims,
     purged_records: purgedRecords,
     purged_jobs: purgedJobs,
+    purged_console: purgedConsole,
     routed_legacy: routedLegacy,
     purged_legacy: purgedLegacy,
   };

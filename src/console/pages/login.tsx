@@ -1,10 +1,13 @@
 /** Login and logout: the admin token is checked once (constant time) and exchanged for a session cookie. */
 import type { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { forgetLoginFailures, loginFailuresOf, recordLoginFailure } from "../../db/console-repo";
 import { secretsEqual } from "../../http/auth";
-import { type ConsoleEnv, cookieOptions, redirectWithFlash, render } from "../context";
+import { type ConsoleContext, type ConsoleEnv, cookieOptions, redirectWithFlash, render } from "../context";
 import type { Page } from "../layout";
+import { lockedUntil, loginClient, retryAfterSeconds } from "../login-throttle";
 import { issueSession, SESSION_COOKIE, SESSION_TTL_MS, safeReturnPath, sameOrigin, verifySession } from "../session";
+import { currentSession, endSession } from "../session-store";
 
 const HOME = "/console/events";
 
@@ -43,7 +46,7 @@ function loginPage(next: string, error: string | null, status = 200): Page {
 export function loginRoutes(app: Hono<ConsoleEnv>) {
   app.get("/console/login", async (c) => {
     const next = safeReturnPath(c.req.query("next"), HOME);
-    if (await verifySession(getCookie(c, SESSION_COOKIE), c.env.ADMIN_TOKEN, Date.now())) return c.redirect(next, 303);
+    if (await currentSession(c.env, getCookie(c, SESSION_COOKIE), Date.now())) return c.redirect(next, 303);
     return render(c, loginPage(next, null));
   });
 
@@ -57,10 +60,18 @@ export function loginRoutes(app: Hono<ConsoleEnv>) {
     if (!expected) {
       return render(c, loginPage(next, "The console is disabled: the ADMIN_TOKEN secret is not set.", 503));
     }
+    const client = loginClient(c.req.raw.headers);
+    const now = Date.now();
+    const locked = lockedUntil(await loginFailuresOf(c.env.DB, client), now);
+    if (locked !== null) return slowedDown(c, next, locked, now);
     const token = form.get("token") ?? "";
     if (!(await secretsEqual(token, expected))) {
+      const failures = await recordLoginFailure(c.env.DB, client, now);
+      const until = lockedUntil(failures, now);
+      if (until !== null) return slowedDown(c, next, until, now, "That token is not the admin token. ");
       return render(c, loginPage(next, "That token is not the admin token.", 401));
     }
+    await forgetLoginFailures(c.env.DB, client);
     setCookie(
       c,
       SESSION_COOKIE,
@@ -71,8 +82,19 @@ export function loginRoutes(app: Hono<ConsoleEnv>) {
   });
 }
 
+/** 429: the client failed too often; the page says how long to wait, `Retry-After` too. */
+function slowedDown(c: ConsoleContext, next: string, until: number, now: number, prefix = "") {
+  const seconds = retryAfterSeconds(until, now);
+  c.header("retry-after", String(seconds));
+  const text = `${prefix}Too many failed logins from this client: try again in ${seconds} s.`;
+  return render(c, loginPage(next, text, 429));
+}
+
 export function logoutRoute(app: Hono<ConsoleEnv>) {
-  app.post("/console/logout", (c) => {
+  app.post("/console/logout", async (c) => {
+    // The session check before this route passed, so the cookie is a live session: end it for good.
+    const session = await verifySession(getCookie(c, SESSION_COOKIE), c.env.ADMIN_TOKEN, Date.now());
+    if (session) await endSession(c.env, session);
     deleteCookie(c, SESSION_COOKIE, cookieOptions(c, "/"));
     return redirectWithFlash(c, "/console/login", { kind: "info", text: "Logged out." });
   });

@@ -1,7 +1,10 @@
 /** Console login, logout, redirects, session checks, CSRF and Origin checks. */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api } from "../../support/api";
 import { anonymous, cookiePair, form, login, TOKEN } from "./support";
+
+const formHeaders = form({}).headers as Record<string, string>;
 
 describe("console authentication", () => {
   it("GET / leads to the console, which asks for a login first", async () => {
@@ -103,6 +106,60 @@ describe("console authentication", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/console/login");
     expect(res.headers.get("set-cookie")).toMatch(/switchyard_console=;.*Max-Age=0/);
+  });
+
+  it("logout ends the session on the server: a copy of the cookie no longer works", async () => {
+    const client = await login();
+    const copied = client.cookie;
+    expect((await anonymous.get("/console/events", { cookie: copied })).status).toBe(200);
+    expect((await client.post("/console/logout")).status).toBe(303);
+    const replayed = await anonymous.get("/console/events", { cookie: copied });
+    expect(replayed.status).toBe(303);
+    expect(replayed.headers.get("location")).toMatch(/^\/console\/login/);
+    expect((await anonymous.get("/console/login", { cookie: copied })).status).toBe(200);
+    // Other sessions go on.
+    const other = await login();
+    expect((await other.get("/console/events")).status).toBe(200);
+  });
+
+  it("rotating ADMIN_TOKEN ends every session", async () => {
+    const client = await login();
+    const previous = env.ADMIN_TOKEN;
+    try {
+      env.ADMIN_TOKEN = "rotated-admin-token";
+      const after = await client.get("/console/events");
+      expect(after.status).toBe(303);
+      expect(after.headers.get("location")).toMatch(/^\/console\/login/);
+    } finally {
+      env.ADMIN_TOKEN = previous;
+    }
+    expect((await client.get("/console/events")).status).toBe(200);
+  });
+
+  it("repeated failed logins from one client are slowed down, and the page says so", async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const from = { "cf-connecting-ip": ip };
+    const attempt = (token: string) =>
+      anonymous.send("/console/login", { ...form({ token }), headers: { ...formHeaders, ...from } });
+    for (let i = 0; i < 4; i++) expect((await attempt("wrong")).status).toBe(401);
+    const fifth = await attempt("wrong");
+    expect(fifth.status).toBe(429);
+    expect(fifth.html).toMatch(/Too many failed logins from this client: try again in 1 s\./);
+    expect(fifth.headers.get("retry-after")).toBe("1");
+    // While it waits even the right token is refused, without being checked.
+    const blocked = await attempt(TOKEN);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("set-cookie")).toBeNull();
+    // Another client is not affected.
+    const elsewhere = await anonymous.send("/console/login", {
+      ...form({ token: TOKEN }),
+      headers: { ...formHeaders, "cf-connecting-ip": "198.51.100.7" },
+    });
+    expect(elsewhere.status).toBe(303);
+    // After the wait the right token works and the count starts again.
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await attempt(TOKEN)).status).toBe(303);
+    expect((await attempt("wrong")).status).toBe(401);
   });
 });
 
