@@ -34,7 +34,11 @@ export async function readBodyBytes(c: Context): Promise<Uint8Array> {
 }
 
 function tooLarge() {
-  return new AppError("payload_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  return new AppError(
+    "payload_too_large",
+    `request body exceeds the ${MAX_BODY_BYTES / 1024 / 1024} MiB (${MAX_BODY_BYTES} bytes) limit`,
+    { limit: "body_bytes", max_bytes: MAX_BODY_BYTES },
+  );
 }
 
 /** Parses a JSON body and validates it; `optional` treats an empty body as `{}`. */

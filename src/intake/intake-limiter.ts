@@ -31,6 +31,16 @@ function configFrom(env: Env): LimiterConfig {
   };
 }
 
+/** The three intake buckets (SPEC 4.5). */
+export type IntakeBucket = "global" | "source" | "tenant";
+
+export interface LimiterGrant {
+  granted: number;
+  retry_after_s: number;
+  /** The bucket that held the grant back (the emptiest), with its configuration. */
+  limit: { bucket: IntakeBucket; capacity: number; refill_per_s: number };
+}
+
 export class IntakeLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -38,6 +48,7 @@ export class IntakeLimiter extends DurableObject<Env> {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL)",
     );
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS refusals (bucket TEXT PRIMARY KEY, n INTEGER NOT NULL)");
   }
 
   private load(key: string, config: BucketConfig, now: number): Bucket {
@@ -60,28 +71,42 @@ export class IntakeLimiter extends DurableObject<Env> {
    * Grants up to `want` tokens from the global, the source and (for a tenant's events) the tenant
    * bucket together, so one tenant cannot use up every other tenant's intake.
    */
-  async acquire(
-    source: string,
-    want: number,
-    tenant: string | null = null,
-  ): Promise<{ granted: number; retry_after_s: number }> {
+  async acquire(source: string, want: number, tenant: string | null = null): Promise<LimiterGrant> {
     const config = configFrom(this.env);
     const now = Date.now();
-    const keyed: [string, BucketConfig][] = [
-      ["_global", config.global],
-      [`source:${source}`, config.source],
-      ...(tenant === null ? [] : ([[`tenant:${tenant}`, config.tenant]] as [string, BucketConfig][])),
+    const keyed: [IntakeBucket, string, BucketConfig][] = [
+      ["global", "_global", config.global],
+      ["source", `source:${source}`, config.source],
+      ...(tenant === null
+        ? []
+        : ([["tenant", `tenant:${tenant}`, config.tenant]] as [IntakeBucket, string, BucketConfig][])),
     ];
-    const taken = takeFrom(
-      keyed.map(([key, cfg]) => this.load(key, cfg, now)),
-      want,
-    );
-    keyed.forEach(([key], i) => {
+    const before = keyed.map(([, key, cfg]) => this.load(key, cfg, now));
+    const taken = takeFrom(before, want);
+    keyed.forEach(([, key], i) => {
       const bucket = taken.buckets[i];
       if (bucket) this.save(key, bucket);
     });
-    const retry = Math.max(...keyed.map(([, cfg], i) => retryAfterSeconds(taken.buckets[i] as Bucket, cfg)));
-    return { granted: taken.granted, retry_after_s: retry };
+    const retries = keyed.map(([, , cfg], i) => retryAfterSeconds(taken.buckets[i] as Bucket, cfg));
+    // The bucket that held the grant back: the emptiest one (the one that refills last).
+    const emptiest = before.reduce((low, b, i) => (b.tokens < (before[low]?.tokens ?? Infinity) ? i : low), 0);
+    const [bucket, , cfg] = keyed[emptiest] as [IntakeBucket, string, BucketConfig];
+    if (taken.granted === 0) {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO refusals (bucket, n) VALUES (?, 1) ON CONFLICT(bucket) DO UPDATE SET n = n + 1",
+        bucket,
+      );
+    }
+    return {
+      granted: taken.granted,
+      retry_after_s: Math.max(...retries),
+      limit: { bucket, capacity: cfg.capacity, refill_per_s: cfg.refillPerSec },
+    };
+  }
+
+  /** Requests refused so far, by the bucket that was empty (cumulative, for `/metrics`). */
+  async refusals(): Promise<{ bucket: IntakeBucket; n: number }[]> {
+    return this.ctx.storage.sql.exec<{ bucket: IntakeBucket; n: number }>("SELECT bucket, n FROM refusals").toArray();
   }
 
   /** Operator/test hook: set a bucket's level. */
@@ -143,13 +168,13 @@ export async function takeIntakeToken(env: Env, source: string, tenant: string |
     }
     const marker = Date.now() + LEASING_WAIT_MS;
     leasing.set(leaseKey, marker);
-    let grant: { granted: number; retry_after_s: number };
+    let grant: LimiterGrant;
     try {
       grant = await acquireChunk(env, source, tenant);
     } finally {
       if (leasing.get(leaseKey) === marker) leasing.delete(leaseKey);
     }
-    if (grant.granted <= 0) throw overLimit(grant.retry_after_s);
+    if (grant.granted <= 0) throw overLimit(grant, source, tenant);
     const now = Date.now();
     const lease = leases.get(leaseKey);
     // Granted tokens add to what is left of a live lease instead of replacing it.
@@ -159,7 +184,7 @@ export async function takeIntakeToken(env: Env, source: string, tenant: string |
   }
   // The shared chunks ran out before this request got a token.
   const grant = await acquireChunk(env, source, tenant, 1);
-  if (grant.granted <= 0) throw overLimit(grant.retry_after_s);
+  if (grant.granted <= 0) throw overLimit(grant, source, tenant);
 }
 
 async function acquireChunk(env: Env, source: string, tenant: string | null, want = CHUNK) {
@@ -168,17 +193,24 @@ async function acquireChunk(env: Env, source: string, tenant: string | null, wan
   } catch (error) {
     // Without the limiter we cannot tell whether intake is over its rate: ask the sender to retry.
     console.error(JSON.stringify({ msg: "intake limiter unavailable", error: String(error) }));
-    throw new AppError("unavailable", "intake is temporarily unavailable; retry later", undefined, {
-      "retry-after": "1",
-    });
+    throw new AppError(
+      "unavailable",
+      "intake is temporarily unavailable: its rate limiter could not be reached; retry in 1 s",
+      undefined,
+      { "retry-after": "1" },
+    );
   }
 }
 
-function overLimit(retryAfterS: number): AppError {
+/** 503 naming the bucket that is empty, its size and rate, and when to retry (SPEC 4.5). */
+function overLimit(grant: LimiterGrant, source: string, tenant: string | null): AppError {
+  const { bucket, capacity, refill_per_s } = grant.limit;
+  const which =
+    bucket === "global" ? "the global intake" : bucket === "source" ? `source '${source}'` : `tenant '${tenant}'`;
   return new AppError(
     "backpressure",
-    "intake is over its rate limit; retry later",
-    { retry_after_s: retryAfterS },
-    { "retry-after": String(retryAfterS) },
+    `${which} is over its rate limit (${capacity} requests, refilled at ${refill_per_s}/s); retry in ${grant.retry_after_s} s`,
+    { limit: `intake_${bucket}`, capacity, refill_per_s, retry_after_s: grant.retry_after_s },
+    { "retry-after": String(grant.retry_after_s) },
   );
 }

@@ -14,6 +14,9 @@ import { iso } from "../lib/time";
 /** The `source` of API publishes; source names start with `[a-z0-9]`, so it cannot clash with one. */
 export const API_SOURCE = "_api";
 
+/** The `source` of console login refusals (`login_throttled`), kept out of the intake families. */
+export const CONSOLE_SOURCE = "_console";
+
 export interface IntakeCount {
   source: string;
   outcome: "duplicate" | "rejected";

@@ -19,7 +19,7 @@ import {
   observe,
 } from "../history/history-totals";
 import { dispatchKeyTime, uuidv7Time } from "../lib/partitions";
-import { API_SOURCE } from "./intake-counters";
+import { API_SOURCE, CONSOLE_SOURCE } from "./intake-counters";
 import type { HistogramSeries, MetricFamily, Sample } from "./prometheus";
 import { sumSamples } from "./prometheus";
 
@@ -66,6 +66,8 @@ export interface MetricsSnapshot {
   dlqPending: number;
   intakeAccepted: { source: string | null; n: number }[];
   intakeCounters: { source: string; outcome: string; reason: string; n: number }[];
+  /** Intake requests the rate limiter refused (503), by the bucket that was empty. */
+  intakeRefusals: { bucket: string; n: number }[];
   circuitTransitions: CircuitTransitionRow[];
   queueAge: HistogramRow;
   attemptDuration: HistogramRow;
@@ -83,6 +85,7 @@ function histogram(bounds: readonly number[], row: HistogramRow): HistogramSerie
 
 /** Pure: the metric families of a snapshot, in a fixed order. */
 export function buildMetricFamilies(s: MetricsSnapshot): MetricFamily[] {
+  const intakeRows = s.intakeCounters.filter((r) => r.source !== CONSOLE_SOURCE);
   const final = new Set(FINAL_DISPATCH_STATUSES);
   const dispatchSamples = (keep: (status: string) => boolean): Sample[] =>
     sumSamples(
@@ -95,7 +98,17 @@ export function buildMetricFamilies(s: MetricsSnapshot): MetricFamily[] {
       labels: { source: r.source ?? API_SOURCE, outcome: "accepted" },
       value: r.n,
     })),
-    ...s.intakeCounters.map((r) => ({ labels: { source: r.source, outcome: r.outcome }, value: r.n })),
+    ...intakeRows.map((r) => ({ labels: { source: r.source, outcome: r.outcome }, value: r.n })),
+  ];
+  // Refusals of a limit, whatever the route (SPEC 16): 413 body size, 503 intake rate, 429 logins.
+  const refusals: Sample[] = [
+    ...s.intakeRefusals.map((r) => ({ labels: { reason: `intake_${r.bucket}`, status: "503" }, value: r.n })),
+    ...s.intakeCounters
+      .filter((r) => r.outcome === "rejected" && r.reason === "payload_too_large")
+      .map((r) => ({ labels: { reason: "body_bytes", status: "413" }, value: r.n })),
+    ...s.intakeCounters
+      .filter((r) => r.source === CONSOLE_SOURCE && r.reason === "login_throttled")
+      .map((r) => ({ labels: { reason: "login_throttled", status: "429" }, value: r.n })),
   ];
   return [
     {
@@ -139,10 +152,16 @@ export function buildMetricFamilies(s: MetricsSnapshot): MetricFamily[] {
       help: "Rejected intake requests by source and error code (backpressure is not counted).",
       type: "counter",
       samples: sumSamples(
-        s.intakeCounters
+        intakeRows
           .filter((r) => r.outcome === "rejected")
           .map((r) => ({ labels: { source: r.source, reason: r.reason }, value: r.n })),
       ),
+    },
+    {
+      name: "switchyard_refusals_total",
+      help: "Requests refused by a limit, by the limit (intake_global, intake_source, intake_tenant, body_bytes, login_throttled) and HTTP status.",
+      type: "counter",
+      samples: sumSamples(refusals),
     },
     {
       name: "switchyard_circuit_transitions_total",
@@ -250,11 +269,14 @@ async function openDispatches(env: Env): Promise<DispatchCountRow[]> {
 /** Reads one snapshot of everything `/metrics` reports. */
 export async function readMetricsSnapshot(env: Env): Promise<MetricsSnapshot> {
   const d1 = env.DB;
-  const [{ total: history, retries }, accepted, open, circuitTransitions, d1Rows] = await Promise.all([
+  const [{ total: history, retries }, accepted, open, circuitTransitions, intakeRefusals, d1Rows] = await Promise.all([
     historyTotals(env),
     acceptedTotals(env),
     openDispatches(env),
     circuitTransitionCounts(env),
+    env.INTAKE_LIMITER.getByName("global")
+      .refusals()
+      .catch(() => []),
     d1.batch<Record<string, unknown>>([
       d1.prepare("SELECT reason, count(*) AS n FROM dlq_entries GROUP BY reason"),
       d1.prepare("SELECT count(*) AS n FROM dlq_entries WHERE state = 'pending'"),
@@ -285,6 +307,7 @@ export async function readMetricsSnapshot(env: Env): Promise<MetricsSnapshot> {
       reason: String(r.reason),
       n: Number(r.n),
     })),
+    intakeRefusals,
     circuitTransitions,
     queueAge: cumulativeOf(history.queue_age),
     attemptDuration: cumulativeOf(history.attempt_duration),

@@ -1,8 +1,10 @@
 /** Login and logout: the admin token is checked once (constant time) and exchanged for a session cookie. */
+
 import type { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { forgetLoginFailures, loginFailuresOf, recordLoginFailure } from "../../db/console-repo";
 import { secretsEqual } from "../../http/auth";
+import { CONSOLE_SOURCE, countIntake } from "../../observability/intake-counters";
 import { type ConsoleContext, type ConsoleEnv, cookieOptions, redirectWithFlash, render } from "../context";
 import type { Page } from "../layout";
 import { lockedUntil, loginClient, retryAfterSeconds } from "../login-throttle";
@@ -83,8 +85,9 @@ export function loginRoutes(app: Hono<ConsoleEnv>) {
 }
 
 /** 429: the client failed too often; the page says how long to wait, `Retry-After` too. */
-function slowedDown(c: ConsoleContext, next: string, until: number, now: number, prefix = "") {
+async function slowedDown(c: ConsoleContext, next: string, until: number, now: number, prefix = "") {
   const seconds = retryAfterSeconds(until, now);
+  await countIntake(c.env.DB, { source: CONSOLE_SOURCE, outcome: "rejected", reason: "login_throttled" }, now);
   c.header("retry-after", String(seconds));
   const text = `${prefix}Too many failed logins from this client: try again in ${seconds} s.`;
   return render(c, loginPage(next, text, 429));

@@ -46,7 +46,15 @@ describe("intake backpressure", () => {
     const retryAfter = res.headers.get("retry-after");
     expect(retryAfter).toMatch(/^\d+$/);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
-    expect(error.details).toMatchObject({ retry_after_s: Number(retryAfter) });
+    expect(error.details).toMatchObject({
+      limit: "intake_global",
+      capacity: 4096,
+      refill_per_s: 1024,
+      retry_after_s: Number(retryAfter),
+    });
+    expect(error.message).toBe(
+      `the global intake is over its rate limit (4096 requests, refilled at 1024/s); retry in ${retryAfter} s`,
+    );
     expect(await eventsOfSource(source)).toHaveLength(0);
 
     // A deeper deficit asks the sender to wait longer.
@@ -66,7 +74,9 @@ describe("intake backpressure", () => {
     const cold = await createSource("cold", { verify: { style: "none" } });
     await pinBucket(`source:${hot}`, 0);
     const res = await postHook(hot, "{}", { "content-type": "application/json" });
-    expectError(res, 503, "backpressure");
+    const error = expectError(res, 503, "backpressure");
+    expect(error.details).toMatchObject({ limit: "intake_source", capacity: 1024 });
+    expect(error.message).toMatch(new RegExp(`^source '${hot}' is over its rate limit`));
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await postHook(cold, "{}", { "content-type": "application/json" })).status).toBe(202);
     await pinBucket(`source:${hot}`, 1024, 0);
@@ -89,7 +99,13 @@ describe("intake backpressure", () => {
     const mine = await createSource("tnt", { verify: { style: "none" }, tenant_id: tenant });
     const others = await createSource("tnt-other", { verify: { style: "none" }, tenant_id: `${tenant}-x` });
     await pinBucket(`tenant:${tenant}`, 0);
-    expectError(await postHook(mine, "{}", { "content-type": "application/json" }), 503, "backpressure");
+    const refused = expectError(
+      await postHook(mine, "{}", { "content-type": "application/json" }),
+      503,
+      "backpressure",
+    );
+    expect(refused.details).toMatchObject({ limit: "intake_tenant", capacity: 2048 });
+    expect(refused.message).toMatch(new RegExp(`^tenant '${tenant}' is over its rate limit`));
     expect((await postHook(others, "{}", { "content-type": "application/json" })).status).toBe(202);
     await pinBucket(`tenant:${tenant}`, 0);
     const publish = await api("POST", "/v1/events", { provider: "webhook", kind: "k", payload: {}, tenant_id: tenant });
@@ -102,5 +118,26 @@ describe("intake backpressure", () => {
     await pinBucket("_global", 0);
     const res = await postHook("no-such-source-bp", "{}", { "content-type": "application/json" });
     expectError(res, 404, "not_found");
+  });
+
+  it("counts refusals by the limit that applied, for /metrics", async () => {
+    const refusals = async () =>
+      Object.fromEntries((await limiter().refusals()).map((r: { bucket: string; n: number }) => [r.bucket, r.n]));
+    const before = await refusals();
+    const source = await createSource("bp-count", { verify: { style: "none" } });
+    for (let i = 0; i < 2; i++) {
+      await pinBucket(`source:${source}`, 0);
+      expectError(await postHook(source, "{}", { "content-type": "application/json" }), 503, "backpressure");
+    }
+    const after = await refusals();
+    expect((after.source ?? 0) - (before.source ?? 0)).toBe(2);
+    const metrics = await (await import("cloudflare:workers")).exports.default.fetch("http://switchyard.test/metrics", {
+      headers: { authorization: "Bearer test-admin-token" },
+    });
+    const text = await metrics.text();
+    expect(text).toMatch(
+      new RegExp(`switchyard_refusals_total\\{reason="intake_source",status="503"\\} ${after.source}`),
+    );
+    await pinBucket(`source:${source}`, 1024, 0);
   });
 });

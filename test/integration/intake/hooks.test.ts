@@ -463,7 +463,9 @@ describe("POST /hooks/:source — errors", () => {
   it("answers 413 for a body over 1 MiB and stores nothing", async () => {
     const source = await createSource("big", { verify: { style: "none" } });
     const big = JSON.stringify({ pad: "x".repeat(1024 * 1024) });
-    expectError(await postHook(source, big, JSON_CT), 413, "payload_too_large");
+    const error = expectError(await postHook(source, big, JSON_CT), 413, "payload_too_large");
+    expect(error.message).toBe("request body exceeds the 1 MiB (1048576 bytes) limit");
+    expect(error.details).toEqual({ limit: "body_bytes", max_bytes: 1048576 });
     expect(await eventsOfSource(source)).toHaveLength(0);
     // Exactly 1 MiB is still fine.
     const exact = `"${"y".repeat(1024 * 1024 - 2)}"`;

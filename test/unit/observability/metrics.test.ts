@@ -35,6 +35,13 @@ const snapshot: MetricsSnapshot = {
     { source: "github", outcome: "rejected", reason: "signature_invalid", n: 3 },
     { source: "github", outcome: "rejected", reason: "bad_request", n: 1 },
     { source: "_api", outcome: "rejected", reason: "validation_failed", n: 1 },
+    { source: "github", outcome: "rejected", reason: "payload_too_large", n: 2 },
+    { source: "_api", outcome: "rejected", reason: "payload_too_large", n: 1 },
+    { source: "_console", outcome: "rejected", reason: "login_throttled", n: 4 },
+  ],
+  intakeRefusals: [
+    { bucket: "global", n: 7 },
+    { bucket: "source", n: 3 },
   ],
   circuitTransitions: [],
   queueAge: { n: 3, sum: 0.09, cumulative: BUCKETS.queueAge.map((le) => (le >= 0.05 ? 3 : le >= 0.02 ? 1 : 0)) },
@@ -70,12 +77,21 @@ describe("buildMetricFamilies (SPEC 14)", () => {
         { labels: { source: "github", outcome: "accepted" }, value: 10 },
         { labels: { source: "_api", outcome: "accepted" }, value: 5 },
         { labels: { source: "github", outcome: "duplicate" }, value: 2 },
-        { labels: { source: "github", outcome: "rejected" }, value: 4 },
-        { labels: { source: "_api", outcome: "rejected" }, value: 1 },
+        { labels: { source: "github", outcome: "rejected" }, value: 6 },
+        { labels: { source: "_api", outcome: "rejected" }, value: 2 },
       ]),
     );
     expect(samples("switchyard_intake_total")).toHaveLength(5);
-    expect(samples("switchyard_intake_rejected_total")).toHaveLength(3);
+    expect(samples("switchyard_intake_rejected_total")).toHaveLength(5);
+  });
+
+  it("counts refusals by the limit that applied: intake rate (503), body size (413), logins (429)", () => {
+    expect(samples("switchyard_refusals_total")).toEqual([
+      { labels: { reason: "body_bytes", status: "413" }, value: 3 },
+      { labels: { reason: "intake_global", status: "503" }, value: 7 },
+      { labels: { reason: "intake_source", status: "503" }, value: 3 },
+      { labels: { reason: "login_throttled", status: "429" }, value: 4 },
+    ]);
   });
 
   it("declares the circuit family with no series until the breaker persists transitions", () => {
