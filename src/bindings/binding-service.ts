@@ -253,3 +253,40 @@ export async function setBindingPaused(env: Env, id: string, paused: boolean, no
   await Promise.all(live.map((v) => env.BINDING_GATE.getByName(v.bindingKey).setPaused(paused)));
   await notifyRoutingChanged(env);
 }
+
+/** SPEC 12.1: how long a replaced signing secret keeps signing unless the caller says otherwise. */
+export const SIGNING_OVERLAP_DEFAULT_MS = 24 * 3_600_000;
+
+/**
+ * Rotates a binding's signing secret (SPEC 12.1): a new secret signs every outbound call from now on,
+ * and the replaced one signs alongside it for `overlapMs`, so receivers verifying with either keep
+ * working while they switch. Every live version's gate is told at once. Null for an unknown binding.
+ */
+export async function rotateSigningSecret(
+  env: Env,
+  id: string,
+  overlapMs: number,
+  now: number,
+): Promise<{ signing_secret: string; previous_valid_until: string | null } | null> {
+  const db = drizzle(env.DB);
+  const control = (await db.select().from(bindingControls).where(eq(bindingControls.id, id)))[0];
+  if (!control) return null;
+  const secret = newSigningSecret();
+  const previous = overlapMs > 0 ? { secret: control.signingSecret, until: now + overlapMs } : null;
+  const rotated = await db
+    .update(bindingControls)
+    .set({
+      signingSecret: secret,
+      previousSigningSecret: previous?.secret ?? null,
+      previousUntil: previous?.until ?? null,
+      updatedAt: iso(now),
+    })
+    // Two rotations at once: only the one that saw the current secret wins.
+    .where(and(eq(bindingControls.id, id), eq(bindingControls.signingSecret, control.signingSecret)))
+    .returning({ id: bindingControls.id });
+  if (rotated.length === 0) throw new AppError("conflict", `binding '${id}' was rotated by another request; retry`);
+  const live = (await listVersions(env.DB, id)).filter((v) => v.state !== "terminated");
+  await Promise.all(live.map((v) => env.BINDING_GATE.getByName(v.bindingKey).setSigningSecrets(secret, previous)));
+  await notifyRoutingChanged(env);
+  return { signing_secret: secret, previous_valid_until: previous ? iso(previous.until) : null };
+}

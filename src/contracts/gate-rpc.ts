@@ -8,6 +8,19 @@ import type { DispatchStatus } from "./dispatch";
 import type { DispatchDoc } from "./dispatch-doc";
 import type { TriggerEvent } from "./events";
 
+export interface PreviousSigningSecret {
+  secret: string;
+  until: number;
+}
+
+/** The secrets to sign with at `now`: the current one, and the previous one while its overlap lasts. */
+export function signingSecretsAt(current: string, previous: PreviousSigningSecret | null, now: number): string[] {
+  return [
+    current,
+    ...(previous && now < previous.until && previous.secret !== current ? [previous.secret] : []),
+  ].filter((s) => s !== "");
+}
+
 export interface AdmitRequest {
   dispatch_id: string;
   binding_key: string;
@@ -19,6 +32,8 @@ export interface AdmitRequest {
   replay_of_event_id: string | null;
   spec: BindingSpec;
   signing_secret: string;
+  /** The secret a rotation replaced, signed with too until `until` (epoch ms; SPEC 12.1). */
+  previous_signing_secret?: PreviousSigningSecret | null;
   paused: boolean;
   /** The event: stages evaluate CEL over it and attempt 1 delivers it. */
   event: TriggerEvent;

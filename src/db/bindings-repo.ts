@@ -155,7 +155,25 @@ export async function loadRoutingTable(d1: D1Database): Promise<RoutingTable> {
   return {
     candidates: versions.map(toCandidate),
     controls: new Map(
-      controls.map((c) => [c.id, { paused: c.paused, signing_secret: c.signingSecret, tier_override: c.tierOverride }]),
+      controls.map((c) => [
+        c.id,
+        {
+          paused: c.paused,
+          signing_secret: c.signingSecret,
+          previous_signing_secret: previousSecretOf(c),
+          tier_override: c.tierOverride,
+        },
+      ]),
     ),
   };
+}
+
+/** The replaced signing secret of a binding while its overlap lasts is recorded, else null. */
+export function previousSecretOf(control: {
+  previousSigningSecret: string | null;
+  previousUntil: number | null;
+}): { secret: string; until: number } | null {
+  return control.previousSigningSecret && control.previousUntil !== null
+    ? { secret: control.previousSigningSecret, until: control.previousUntil }
+    : null;
 }

@@ -51,6 +51,9 @@ export const bindingControls = sqliteTable("binding_controls", {
   id: text("id").primaryKey(),
   paused: integer("paused", { mode: "boolean" }).notNull().default(false),
   signingSecret: text("signing_secret").notNull(),
+  /** The secret a rotation replaced, still signed with until `previous_until` (epoch ms; SPEC 12.1). */
+  previousSigningSecret: text("previous_signing_secret"),
+  previousUntil: integer("previous_until"),
   /** The autonomy tier set by the latest trust promote/demote (SPEC 8); null = the spec's tier. */
   tierOverride: text("tier_override"),
   createdAt: text("created_at").notNull(),

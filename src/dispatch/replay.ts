@@ -5,7 +5,7 @@
 import { effectiveTier } from "../autonomy/tiers";
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { BindingVersionRow } from "../db/bindings-repo";
-import { loadControls } from "../db/bindings-repo";
+import { loadControls, previousSecretOf } from "../db/bindings-repo";
 import { cachedVerdictOf } from "../db/verdicts-repo";
 import type { StoredEvent } from "../history/event-store";
 import { uuidv7 } from "../lib/ids";
@@ -61,6 +61,7 @@ export async function replayTo(
     replay_of_event_id: event.id,
     spec,
     signing_secret: control?.signingSecret ?? "",
+    previous_signing_secret: control ? previousSecretOf(control) : null,
     paused: control?.paused ?? false,
     ...(options.retry ? {} : { max_attempts: 1 }),
     dlq_id: options.dlqId ?? null,

@@ -6,7 +6,7 @@
  */
 import { effectiveTier } from "../autonomy/tiers";
 import type { TriggerEvent } from "../contracts/events";
-import type { AdmitRequest } from "../contracts/gate-rpc";
+import type { AdmitRequest, PreviousSigningSecret } from "../contracts/gate-rpc";
 import type { Clock } from "../lib/time";
 import { dispatchIdOf } from "./dispatch-id";
 import { type CandidateBinding, matchBindings, type RoutableEvent } from "./matching";
@@ -14,6 +14,7 @@ import { type CandidateBinding, matchBindings, type RoutableEvent } from "./matc
 export interface BindingControl {
   paused: boolean;
   signing_secret: string;
+  previous_signing_secret: PreviousSigningSecret | null;
   tier_override: string | null;
 }
 
@@ -101,6 +102,7 @@ export function admitRequestOf(
     replay_of_event_id: null,
     spec: binding.spec,
     signing_secret: control?.signing_secret ?? "",
+    previous_signing_secret: control?.previous_signing_secret ?? null,
     paused: control?.paused ?? false,
     autonomy_tier: effectiveTier(binding.spec.autonomy?.tier, control?.tier_override),
     event,

@@ -15,7 +15,15 @@ import type { BindingSpec } from "../contracts/binding-spec";
 import { type DispatchStatus, type HandlerResult, isTerminal } from "../contracts/dispatch";
 import type { DispatchDoc, DispatchTimer, GateTimerKind } from "../contracts/dispatch-doc";
 import type { TriggerEvent } from "../contracts/events";
-import type { AdmitAnswer, AdmitRequest, ApprovalAnswer, CancelAnswer, CompleteAnswer } from "../contracts/gate-rpc";
+import {
+  type AdmitAnswer,
+  type AdmitRequest,
+  type ApprovalAnswer,
+  type CancelAnswer,
+  type CompleteAnswer,
+  type PreviousSigningSecret,
+  signingSecretsAt,
+} from "../contracts/gate-rpc";
 import { destinationKey, parseHandlerUri } from "../contracts/handler-uri";
 import { type Transition, transitionTime } from "../contracts/transitions";
 import { terminateIfDrained } from "../db/bindings-repo";
@@ -445,6 +453,8 @@ export class BindingGate extends DurableObject<Env> {
       this.setMeta("binding_id", req.binding_id);
       this.setMeta("binding_version", String(req.binding_version));
       this.setMeta("signing_secret", req.signing_secret);
+      if (req.previous_signing_secret)
+        this.setMeta("previous_signing_secret", JSON.stringify(req.previous_signing_secret));
     }
     // A pause or resume that reached this object first wins over the flag the router read earlier.
     if (this.meta("paused") === null) this.setMeta("paused", req.paused ? "1" : "0");
@@ -732,7 +742,7 @@ export class BindingGate extends DurableObject<Env> {
       replay_of_event_id: doc.replay_of_event_id,
       autonomy_tier: this.tierOf(doc),
       timeout_ms: spec.timeout_ms,
-      signing_secret: this.meta("signing_secret") ?? "",
+      ...this.signingSecrets(Date.now()),
       handler: spec.handler,
       binding_version: doc.binding_version,
       allow_cleartext: spec.allow_cleartext,
@@ -1172,6 +1182,25 @@ export class BindingGate extends DurableObject<Env> {
   /** A control-plane statement outside a transition (a classifier verdict for replays). */
   queueD1(statement: Statement): void {
     this.d1.enqueue([statement]);
+  }
+
+  /** The secrets outbound calls are signed with now: the current one, and the replaced one while it overlaps. */
+  signingSecrets(now: number): { signing_secret: string; previous_signing_secret: string | null } {
+    const current = this.meta("signing_secret") ?? "";
+    const stored = this.meta("previous_signing_secret");
+    const previous = stored ? (JSON.parse(stored) as PreviousSigningSecret) : null;
+    const [, old] = signingSecretsAt(current, previous, now);
+    return { signing_secret: current, previous_signing_secret: old ?? null };
+  }
+
+  /** A rotation (SPEC 12.1): the binding's new secret, and the replaced one until its overlap ends. */
+  async setSigningSecrets(current: string, previous: PreviousSigningSecret | null): Promise<void> {
+    this.setMeta("signing_secret", current);
+    if (previous) this.setMeta("previous_signing_secret", JSON.stringify(previous));
+    else {
+      this.sql.exec("DELETE FROM gate_meta WHERE k = 'previous_signing_secret'");
+      this.metaCache.set("previous_signing_secret", null);
+    }
   }
 
   waitUntil(promise: Promise<unknown>): void {

@@ -13,6 +13,8 @@ export interface AttemptContext {
   autonomy_tier: string;
   timeout_ms: number;
   signing_secret: string;
+  /** The secret a rotation replaced, while its overlap lasts: receivers accept either (SPEC 12.1). */
+  previous_signing_secret?: string | null;
   handler: string;
   binding_version: number;
   /** a2a:// over http only when the binding allows it (SPEC 12.2). */
@@ -68,6 +70,21 @@ export async function standardWebhookSignature(secret: string, id: string, times
   return `v1,${bytesToBase64(new Uint8Array(mac))}`;
 }
 
+/**
+ * The `webhook-signature` value: one `v1,<sig>` per secret, space-separated, as Standard Webhooks
+ * receivers accept during a secret rotation.
+ */
+export async function webhookSignatures(
+  secrets: { signing_secret: string; previous_signing_secret?: string | null | undefined },
+  id: string,
+  timestampS: number,
+  body: string,
+): Promise<string> {
+  const all = [secrets.signing_secret, secrets.previous_signing_secret ?? ""].filter((s) => s !== "");
+  const signed = await Promise.all(all.map((secret) => standardWebhookSignature(secret, id, timestampS, body)));
+  return signed.join(" ");
+}
+
 export async function outboundHeaders(ctx: AttemptContext, body: string, now: number): Promise<Headers> {
   const id = webhookId(ctx);
   const ts = Math.floor(now / 1000);
@@ -82,7 +99,7 @@ export async function outboundHeaders(ctx: AttemptContext, body: string, now: nu
     "x-switchyard-event-id": ctx.event_id,
     "webhook-id": id,
     "webhook-timestamp": String(ts),
-    "webhook-signature": await standardWebhookSignature(ctx.signing_secret, id, ts, body),
+    "webhook-signature": await webhookSignatures(ctx, id, ts, body),
   });
   if (ctx.replay_of_event_id) headers.set("x-switchyard-replay", "1");
   return headers;

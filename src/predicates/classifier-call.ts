@@ -5,7 +5,7 @@
  */
 import type { TriggerEvent } from "../contracts/events";
 import { parseHandlerUri } from "../contracts/handler-uri";
-import { standardWebhookSignature, traceparent } from "../handlers/envelope";
+import { traceparent, webhookSignatures } from "../handlers/envelope";
 import { readBodyText } from "../handlers/http-response";
 import { httpTarget } from "../handlers/invoke";
 import { deadline as deadlineOf } from "../lib/deadline";
@@ -18,6 +18,7 @@ export interface ClassifyRequest {
   binding_key: string;
   trace_id: string;
   signing_secret: string;
+  previous_signing_secret?: string | null;
   timeout_ms: number;
   max_cost_usd?: number | undefined;
   max_tokens?: number | undefined;
@@ -52,9 +53,7 @@ export async function callClassifier(env: Env, req: ClassifyRequest, now: () => 
     "webhook-id": id,
     "webhook-timestamp": String(ts),
   });
-  if (req.signing_secret) {
-    headers.set("webhook-signature", await standardWebhookSignature(req.signing_secret, id, ts, body));
-  }
+  if (req.signing_secret) headers.set("webhook-signature", await webhookSignatures(req, id, ts, body));
   const limit = deadlineOf(req.timeout_ms);
   const deadline = limit.signal;
   try {

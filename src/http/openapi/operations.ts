@@ -18,7 +18,7 @@ import {
   releaseRequestSchema,
   workerJobSchema,
 } from "../../contracts/worker-jobs";
-import { listBindingsQuerySchema } from "../routes/bindings";
+import { listBindingsQuerySchema, rotateSigningSecretSchema } from "../routes/bindings";
 import { cancelBodySchema, completeBodySchema, listDispatchesQuerySchema } from "../routes/dispatches";
 import { bulkReplaySchema, dlqReplayBodySchema, dlqResolveBodySchema, listDlqQuerySchema } from "../routes/dlq";
 import { listEventsQuerySchema } from "../routes/events";
@@ -380,6 +380,22 @@ export const operations: Operation[] = [
       200: { description: "The Standard Webhooks secret.", json: named("SigningSecret", s.signingSecretSchema) },
     },
     errors: [400, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/bindings/{id}/signing-secret:rotate",
+    operationId: "rotateBindingSigningSecret",
+    tag: "Bindings",
+    summary: "Rotate the signing secret, signing with both while receivers switch",
+    description:
+      "A new secret signs every outbound call from now on. For `overlap` (default `24h`, `0` to stop at once, at most `7d`) the replaced secret signs too: `webhook-signature` carries both `v1,` signatures, so receivers verifying with either keep working.",
+    auth: "admin",
+    params: bindingId,
+    body: { ...named("RotateSigningSecret", rotateSigningSecretSchema), optional: true },
+    responses: {
+      200: { description: "The new secret.", json: named("SigningSecret", s.signingSecretSchema) },
+    },
+    errors: [404, 409],
   },
 
   // ---- dispatches ----

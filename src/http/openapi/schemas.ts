@@ -125,7 +125,12 @@ export const applyResultSchema = z.object({
   unchanged: z.array(z.string()),
   drained: z.array(z.string()),
 });
-export const signingSecretSchema = z.object({ id: z.string(), signing_secret: z.string() });
+export const signingSecretSchema = z.object({
+  id: z.string(),
+  signing_secret: z.string(),
+  /** While a rotation overlaps: until when the replaced secret still signs (`null` otherwise). */
+  previous_valid_until: z.string().nullable(),
+});
 
 // ---- DLQ ----
 

@@ -6,15 +6,19 @@ import { z } from "zod";
 import {
   applyManifest,
   drainBinding,
+  rotateSigningSecret,
+  SIGNING_OVERLAP_DEFAULT_MS,
   setBindingPaused,
   upsertBinding,
   versionView,
 } from "../../bindings/binding-service";
 import { type BindingSpecValidation, bindingIdSchema, validateBindingSpec } from "../../contracts/binding-spec";
+import { boundedDuration } from "../../contracts/duration";
 import { type Problem, summarize } from "../../contracts/problems";
-import { listVersions } from "../../db/bindings-repo";
+import { listVersions, previousSecretOf } from "../../db/bindings-repo";
 import { bindingControls, bindingVersions } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
+import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
@@ -75,6 +79,11 @@ async function bindingView(env: Env, id: string) {
     }),
   };
 }
+
+/** `POST /v1/bindings/:id/signing-secret:rotate` body: how long the replaced secret keeps signing. */
+export const rotateSigningSecretSchema = z.strictObject({
+  overlap: boundedDuration({ min: 0, max: 7 * 86_400_000 }).optional(),
+});
 
 /** `POST /v1/bindings:apply` body; each entry is then checked as `{id, …spec}`. */
 export const applySchema = z.strictObject({ bindings: z.array(z.unknown()).max(1000) });
@@ -223,7 +232,23 @@ export function bindingRoutes() {
     await visibleVersions(c, id);
     const control = (await drizzle(c.env.DB).select().from(bindingControls).where(eq(bindingControls.id, id)))[0];
     if (!control) throw notFound(`binding '${id}'`);
-    return c.json({ id, signing_secret: control.signingSecret });
+    const previous = previousSecretOf(control);
+    const overlapping = previous !== null && Date.now() < previous.until;
+    return c.json({
+      id,
+      signing_secret: control.signingSecret,
+      previous_valid_until: overlapping ? iso(previous.until) : null,
+    });
+  });
+
+  // `POST /v1/bindings/:id/signing-secret:rotate` (SPEC 12.1) — the colon is part of the segment.
+  app.post("/bindings/:id/:segment{signing-secret:rotate}", async (c) => {
+    const id = idParam(c.req.param("id"));
+    const body = await readJson(c, rotateSigningSecretSchema, { optional: true });
+    await visibleVersions(c, id);
+    const rotated = await rotateSigningSecret(c.env, id, body.overlap ?? SIGNING_OVERLAP_DEFAULT_MS, Date.now());
+    if (!rotated) throw notFound(`binding '${id}'`);
+    return c.json({ id, ...rotated });
   });
   return app;
 }

@@ -1,0 +1,2 @@
+ALTER TABLE `binding_controls` ADD `previous_signing_secret` text;--> statement-breakpoint
+ALTER TABLE `binding_controls` ADD `previous_until` integer;
