@@ -11,6 +11,8 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             ADMIN_TOKEN: "test-admin-token",
+            // Source and signing secrets are sealed under this key in tests (SPEC 16).
+            SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=",
             ALLOW_PRIVATE_TARGETS: "true",
             WORKER_PUSH_BINDINGS: JSON.stringify({ "pushed-jobs": "ECHO" }),
             TEST_MIGRATIONS: migrations,

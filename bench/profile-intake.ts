@@ -15,7 +15,7 @@
  *
  *   --seconds=6 --warmup-seconds=2 --concurrency=20 --port=8896 --inspector-port=9396 --top=30 --keep --dispatch
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -154,7 +154,10 @@ function summarise(profile: Profile) {
 const tmp = mkdtempSync(join(tmpdir(), "switchyard-profile-"));
 const token = `profile-${randomUUID()}`;
 const envFile = join(tmp, "profile.env");
-writeFileSync(envFile, `ADMIN_TOKEN=${token}\nALLOW_PRIVATE_TARGETS=true\n`);
+writeFileSync(
+  envFile,
+  `ADMIN_TOKEN=${token}\nALLOW_PRIVATE_TARGETS=true\nSECRETS_KEY=${randomBytes(32).toString("base64")}\n`,
+);
 const state = join(tmp, "state");
 const logFile = join(tmp, "switchyard.log");
 const env = wranglerEnv({ PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}` });

@@ -30,7 +30,7 @@
  *   --json=<file>           also write every figure as JSON
  *   --keep                  keep the temporary state and logs
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -220,7 +220,10 @@ async function startCountingSwitchyard(): Promise<{ process: Started; token: str
   const token = `bench-${randomUUID()}`;
   mkdirSync(join(tmp, "env"));
   const envFile = join(tmp, "env", "ops.env");
-  writeFileSync(envFile, `ADMIN_TOKEN=${token}\nALLOW_PRIVATE_TARGETS=true\n`);
+  writeFileSync(
+    envFile,
+    `ADMIN_TOKEN=${token}\nALLOW_PRIVATE_TARGETS=true\nSECRETS_KEY=${randomBytes(32).toString("base64")}\n`,
+  );
   const env = childEnv();
   await run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
     cwd: root,

@@ -3,7 +3,8 @@
 // Creates .dev.vars from .dev.vars.example when missing, applies D1 migrations, then runs wrangler dev
 // with the persona stand-in (workers/persona-standin) alongside.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,6 +16,13 @@ const persist = process.env.SWITCHYARD_STATE_DIR ?? join(root, ".wrangler", "sta
 if (!existsSync(join(root, ".dev.vars"))) {
   copyFileSync(join(root, ".dev.vars.example"), join(root, ".dev.vars"));
   console.log("created .dev.vars from .dev.vars.example");
+}
+// Secrets are stored sealed under SECRETS_KEY (SPEC 16): a local run gets a random key of its own.
+const devVars = readFileSync(join(root, ".dev.vars"), "utf8");
+if (!process.env.SECRETS_KEY && !/^\s*SECRETS_KEY\s*=\s*\S/m.test(devVars)) {
+  const line = `SECRETS_KEY=${randomBytes(32).toString("base64")}\n`;
+  appendFileSync(join(root, ".dev.vars"), `${devVars.endsWith("\n") || devVars === "" ? "" : "\n"}${line}`);
+  console.log("generated a random SECRETS_KEY into .dev.vars (keep it: secrets stored locally are sealed with it)");
 }
 
 function run(args) {

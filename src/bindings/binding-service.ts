@@ -14,6 +14,7 @@ import { notifyRoutingChanged } from "../dispatch/routing-notify";
 import { canonicalJson, sha256Hex } from "../lib/canonical-json";
 import { AppError } from "../lib/errors";
 import { newSigningSecret } from "../lib/ids";
+import { requireSecretKeys, seal } from "../lib/secret-box";
 import { iso } from "../lib/time";
 
 export interface BindingVersionView {
@@ -77,6 +78,7 @@ function planUpsert(
   spec: BindingSpec,
   hash: string,
   at: string,
+  sealedSecret: string,
 ): Plan<UpsertResult> {
   const same = state.active.find((v) => v.specHash === hash);
   if (same && state.active.length === 1) return { result: { change: "unchanged", row: same }, drained: [], items: [] };
@@ -101,7 +103,7 @@ function planUpsert(
       db.insert(bindingVersions).values(row),
       db
         .insert(bindingControls)
-        .values({ id, paused: false, signingSecret: newSigningSecret(), createdAt: at, updatedAt: at })
+        .values({ id, paused: false, signingSecret: sealedSecret, createdAt: at, updatedAt: at })
         .onConflictDoNothing(),
       stateTransitionRecord(db, row, null, "active", at),
       ...drain.items,
@@ -129,7 +131,8 @@ export async function upsertBinding(env: Env, id: string, spec: BindingSpec, now
   const db = drizzle(env.DB);
   const hash = await sha256Hex(canonicalJson(spec));
   for (let attempt = 1; ; attempt++) {
-    const plan = planUpsert(db, idState(await listVersions(env.DB, id)), id, spec, hash, iso(now));
+    const sealed = await seal(newSigningSecret(), requireSecretKeys(env));
+    const plan = planUpsert(db, idState(await listVersions(env.DB, id)), id, spec, hash, iso(now), sealed);
     try {
       await runBatch(db, plan.items);
     } catch (error) {
@@ -166,6 +169,8 @@ export async function applyManifest(
   const db = drizzle(env.DB);
   const at = iso(now);
   const hashes = await Promise.all(entries.map((e) => sha256Hex(canonicalJson(e.spec))));
+  const keys = requireSecretKeys(env);
+  const sealedSecrets = await Promise.all(entries.map(() => seal(newSigningSecret(), keys)));
   // With a tenant, only that tenant's bindings are reconciled (drained when unlisted).
   const active = await db
     .select()
@@ -189,7 +194,7 @@ export async function applyManifest(
       active: active.filter((v) => v.id === entry.id),
       maxVersion: maxVersions.get(entry.id) ?? 0,
     };
-    const plan = planUpsert(db, state, entry.id, entry.spec, hashes[i] ?? "", at);
+    const plan = planUpsert(db, state, entry.id, entry.spec, hashes[i] ?? "", at, sealedSecrets[i] ?? "");
     out[plan.result.change].push(plan.result.row.bindingKey);
     items.push(...plan.items);
     drained.push(...plan.drained);
@@ -272,11 +277,12 @@ export async function rotateSigningSecret(
   const control = (await db.select().from(bindingControls).where(eq(bindingControls.id, id)))[0];
   if (!control) return null;
   const secret = newSigningSecret();
+  const sealed = await seal(secret, requireSecretKeys(env));
   const previous = overlapMs > 0 ? { secret: control.signingSecret, until: now + overlapMs } : null;
   const rotated = await db
     .update(bindingControls)
     .set({
-      signingSecret: secret,
+      signingSecret: sealed,
       previousSigningSecret: previous?.secret ?? null,
       previousUntil: previous?.until ?? null,
       updatedAt: iso(now),
@@ -286,7 +292,7 @@ export async function rotateSigningSecret(
     .returning({ id: bindingControls.id });
   if (rotated.length === 0) throw new AppError("conflict", `binding '${id}' was rotated by another request; retry`);
   const live = (await listVersions(env.DB, id)).filter((v) => v.state !== "terminated");
-  await Promise.all(live.map((v) => env.BINDING_GATE.getByName(v.bindingKey).setSigningSecrets(secret, previous)));
+  await Promise.all(live.map((v) => env.BINDING_GATE.getByName(v.bindingKey).setSigningSecrets(sealed, previous)));
   await notifyRoutingChanged(env);
   return { signing_secret: secret, previous_valid_until: previous ? iso(previous.until) : null };
 }

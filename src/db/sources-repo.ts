@@ -56,10 +56,15 @@ const optionalVerification = (verification: ReturnType<typeof verificationView>)
  * Conditional, so of two concurrent requests only one sets it; false when the source has a secret
  * already (or is gone).
  */
-export async function captureVerificationToken(d1: D1Database, name: string, token: string, at: string) {
+export async function captureVerificationToken(d1: D1Database, name: string, sealedToken: string, at: string) {
   const rows = await drizzle(d1)
     .update(sources)
-    .set({ secrets: JSON.stringify([token]), verificationReceivedAt: at, verificationReadAt: null, updatedAt: at })
+    .set({
+      secrets: JSON.stringify([sealedToken]),
+      verificationReceivedAt: at,
+      verificationReadAt: null,
+      updatedAt: at,
+    })
     .where(and(eq(sources.name, name), eq(sources.style, "notion"), eq(sources.secrets, "[]")))
     .returning({ name: sources.name });
   return rows.length > 0;

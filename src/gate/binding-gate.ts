@@ -42,6 +42,7 @@ import { legacyDispatches } from "../history/legacy-layout";
 import { historyReads } from "../history/stubs";
 import { newApprovalId } from "../lib/ids";
 import { dispatchKeyTime, historyName, partitionSpanMs, partitionStart, uuidv7Time } from "../lib/partitions";
+import { needsReseal, open as openSecret, requireSecretKeys, seal as sealSecret } from "../lib/secret-box";
 import { iso } from "../lib/time";
 import { countDurableObjectOps } from "../observability/billable-ops";
 import { appendTrust } from "../trust/trust-reader";
@@ -730,7 +731,7 @@ export class BindingGate extends DurableObject<Env> {
     this.ctx.waitUntil(this.runAttempt(doc.dispatch_id, attempt, carried, circuit, allowed));
   }
 
-  private attemptContext(doc: DispatchDoc, attempt: number): AttemptContext {
+  private async attemptContext(doc: DispatchDoc, attempt: number): Promise<AttemptContext> {
     const spec = this.spec();
     return {
       dispatch_id: doc.dispatch_id,
@@ -742,7 +743,7 @@ export class BindingGate extends DurableObject<Env> {
       replay_of_event_id: doc.replay_of_event_id,
       autonomy_tier: this.tierOf(doc),
       timeout_ms: spec.timeout_ms,
-      ...this.signingSecrets(Date.now()),
+      ...(await this.signingSecrets(Date.now())),
       handler: spec.handler,
       binding_version: doc.binding_version,
       allow_cleartext: spec.allow_cleartext,
@@ -767,7 +768,7 @@ export class BindingGate extends DurableObject<Env> {
     let result: HandlerResult;
     try {
       const event = await attemptEvent(this.env, doc.event_id, doc.batch_event_ids, carried);
-      result = await callHandler(this.env, this.attemptContext(doc, attempt), event, abort.signal);
+      result = await callHandler(this.env, await this.attemptContext(doc, attempt), event, abort.signal);
     } catch (error) {
       result = { kind: "retryable", error: String(error), cause: { kind: "other" }, retry_after_ms: null };
     } finally {
@@ -1184,13 +1185,52 @@ export class BindingGate extends DurableObject<Env> {
     this.d1.enqueue([statement]);
   }
 
-  /** The secrets outbound calls are signed with now: the current one, and the replaced one while it overlaps. */
-  signingSecrets(now: number): { signing_secret: string; previous_signing_secret: string | null } {
+  /** Opened signing secrets by their sealed form (the object's memory only; storage keeps them sealed). */
+  private readonly opened = new Map<string, string>();
+
+  private async openSecret(sealed: string): Promise<string> {
+    const known = this.opened.get(sealed);
+    if (known !== undefined) return known;
+    const plain = await openSecret(sealed, requireSecretKeys(this.env));
+    this.opened.set(sealed, plain);
+    return plain;
+  }
+
+  /**
+   * The secrets outbound calls are signed with now (opened from their sealed copies): the current
+   * one, and the replaced one while it overlaps. Throws when `SECRETS_KEY` cannot open them.
+   */
+  async signingSecrets(now: number): Promise<{ signing_secret: string; previous_signing_secret: string | null }> {
     const current = this.meta("signing_secret") ?? "";
     const stored = this.meta("previous_signing_secret");
     const previous = stored ? (JSON.parse(stored) as PreviousSigningSecret) : null;
     const [, old] = signingSecretsAt(current, previous, now);
-    return { signing_secret: current, previous_signing_secret: old ?? null };
+    return {
+      signing_secret: current === "" ? "" : await this.openSecret(current),
+      previous_signing_secret: old ? await this.openSecret(old) : null,
+    };
+  }
+
+  /**
+   * Seals this object's copies of the signing secrets under the current `SECRETS_KEY` (plaintext from
+   * before encryption, or sealed under the previous key). Returns how many it rewrote.
+   */
+  async resealSecrets(): Promise<number> {
+    const keys = requireSecretKeys(this.env);
+    let rewritten = 0;
+    const current = this.meta("signing_secret");
+    if (current && (await needsReseal(current, keys))) {
+      this.setMeta("signing_secret", await sealSecret(await openSecret(current, keys), keys));
+      rewritten++;
+    }
+    const stored = this.meta("previous_signing_secret");
+    const previous = stored ? (JSON.parse(stored) as PreviousSigningSecret) : null;
+    if (previous && (await needsReseal(previous.secret, keys))) {
+      const secret = await sealSecret(await openSecret(previous.secret, keys), keys);
+      this.setMeta("previous_signing_secret", JSON.stringify({ ...previous, secret }));
+      rewritten++;
+    }
+    return rewritten;
   }
 
   /** A rotation (SPEC 12.1): the binding's new secret, and the replaced one until its overlap ends. */

@@ -37,7 +37,7 @@ export interface StageHost {
   readonly budgets: GateBudgets;
   readonly live: { get(id: string): DispatchDoc | null; isFinal(id: string): boolean };
   meta(key: string): string | null;
-  signingSecrets(now: number): { signing_secret: string; previous_signing_secret: string | null };
+  signingSecrets(now: number): Promise<{ signing_secret: string; previous_signing_secret: string | null }>;
   spec(): BindingSpec;
   patch(doc: DispatchDoc, fields: Partial<DispatchDoc>, now: number): void;
   log(doc: DispatchDoc, t: Transition): void;
@@ -209,7 +209,7 @@ export class PredicateStage {
             binding_id: this.gate.meta("binding_id") ?? "",
             binding_key: this.gate.meta("binding_key") ?? "",
             trace_id: doc.trace_id,
-            ...this.gate.signingSecrets(Date.now()),
+            ...(await this.gate.signingSecrets(Date.now())),
             timeout_ms: timeoutMs,
             max_cost_usd: when.max_cost_usd,
             max_tokens: when.max_tokens,

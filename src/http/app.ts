@@ -1,9 +1,11 @@
 /** Hono app factory: middleware, error envelope and route groups. */
+
 import { Hono } from "hono";
 import { consoleRoutes } from "../console/routes";
 import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
 import { type Principal, requireAuth } from "./auth";
+import { adminRoutes } from "./routes/admin";
 import { approvalRoutes } from "./routes/approvals";
 import { bindingRoutes } from "./routes/bindings";
 import { circuitRoutes } from "./routes/circuits";
@@ -69,6 +71,7 @@ export function createApp() {
   app.route("/v1/approvals", approvalRoutes());
   app.route("/v1/trust", trustRoutes());
   app.route("/v1/tenants", tenantRoutes());
+  app.route("/v1/admin", adminRoutes());
   // The operator console (`GET /`, `/console/*`) reads and acts through this same app, in-process.
   app.route(
     "/",

@@ -1,12 +1,13 @@
 /**
  * Per-isolate cache of the intake sources `POST /hooks/:source` reads on every request, so the hot
- * path makes no D1 read for its source. Entries (unknown names too) live SOURCE_CACHE_TTL_MS; a
+ * path makes no D1 read for its source (nor a decryption: secrets are opened when an entry is filled). Entries (unknown names too) live SOURCE_CACHE_TTL_MS; a
  * change through `/v1/sources` drops the entry in the isolate that made it, other isolates see it
  * once their entry expires. Concurrent misses each read D1: sharing one read's promise across
  * requests would let a request continue outside its own I/O context, where Workers refuse it its own
  * request body ("Cannot perform I/O on behalf of a different request").
  */
 import { getSource, type SourceRow } from "../db/sources-repo";
+import { open, requireSecretKeys, type SecretKeys } from "../lib/secret-box";
 
 /** How long an isolate may answer with a source as it was read: the propagation delay of a change. */
 export const SOURCE_CACHE_TTL_MS = 5_000;
@@ -30,14 +31,27 @@ const entries = new Map<string, Entry>();
 let generation = 0;
 
 /** The source named `name` as this isolate last read it (at most SOURCE_CACHE_TTL_MS ago), or null. */
-export async function intakeSource(d1: D1Database, name: string, now = Date.now()): Promise<IntakeSource | null> {
+export async function intakeSource(
+  d1: D1Database,
+  name: string,
+  keys: SecretKeys | null,
+  now = Date.now(),
+): Promise<IntakeSource | null> {
   const hit = entries.get(name);
   if (hit && hit.expiresAt > now) return hit.source;
   const started = generation;
   const row = await getSource(d1, name);
-  const source = row ? { row, secrets: JSON.parse(row.secrets) as string[] } : null;
+  const source = row ? { row, secrets: await openSecrets(row.secrets, keys) } : null;
   if (started === generation) remember(name, { source, expiresAt: now + SOURCE_CACHE_TTL_MS });
   return source;
+}
+
+/** A source's stored secrets, opened (they are sealed at rest; SPEC 16). */
+async function openSecrets(stored: string, keys: SecretKeys | null): Promise<string[]> {
+  const sealed = JSON.parse(stored) as string[];
+  if (sealed.length === 0) return [];
+  const usable = keys ?? requireSecretKeys({});
+  return Promise.all(sealed.map((s) => open(s, usable)));
 }
 
 function remember(name: string, entry: Entry): void {

@@ -4,7 +4,7 @@ import { expect, inject, it } from "vitest";
 it("answers /healthz", async () => {
   const res = await exports.default.fetch("http://switchyard.test/healthz");
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ ok: true, d1: "ok" });
+  expect(await res.json()).toEqual({ ok: true, d1: "ok", secrets_key: "ok" });
 });
 
 it("reaches the loopback handler server", async () => {

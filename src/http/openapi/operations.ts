@@ -792,12 +792,35 @@ export const operations: Operation[] = [
     path: "/healthz",
     operationId: "getHealth",
     tag: "Ops",
-    summary: "Liveness plus a D1 round trip",
+    summary: "Liveness plus a D1 round trip and the secrets key",
     auth: "public",
     responses: {
       200: { description: "Healthy.", json: named("Health", s.healthSchema) },
-      503: { description: "D1 is unreachable.", json: named("Health", s.healthSchema) },
+      503: {
+        description: "D1 is unreachable, or SECRETS_KEY is missing or unusable (`secrets_key` says how to set it).",
+        json: named("Health", s.healthSchema),
+      },
     },
+  },
+  {
+    method: "post",
+    path: "/v1/admin/secrets:reseal",
+    operationId: "resealSecrets",
+    tag: "Ops",
+    summary: "Seal every stored secret under the current SECRETS_KEY",
+    description:
+      "Encrypts secrets stored as plaintext by an earlier version, and re-seals those sealed under SECRETS_KEY_PREVIOUS during a key rotation, in D1 and in every binding gate's copy. Safe to run while traffic flows; run it once after upgrading and once after each key rotation.",
+    auth: "admin_only",
+    responses: {
+      200: {
+        description: "How many sources, bindings and gates were rewritten.",
+        json: named(
+          "ResealAnswer",
+          z.object({ resealed: z.object({ sources: z.number(), bindings: z.number(), gates: z.number() }) }),
+        ),
+      },
+    },
+    errors: [403, 503],
   },
   {
     method: "get",

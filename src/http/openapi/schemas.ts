@@ -43,7 +43,12 @@ export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), next_cursor: nextCursor });
 }
 
-export const healthSchema = z.object({ ok: z.boolean(), d1: z.enum(["ok", "unreachable"]) });
+export const healthSchema = z.object({
+  ok: z.boolean(),
+  d1: z.enum(["ok", "unreachable"]),
+  /** `ok`, or why secrets cannot be sealed and opened (`SECRETS_KEY` missing or malformed). */
+  secrets_key: z.string(),
+});
 
 // ---- intake and publish (SPEC 19 intake answers) ----
 

@@ -18,6 +18,7 @@ import { type Problem, summarize } from "../../contracts/problems";
 import { listVersions, previousSecretOf } from "../../db/bindings-repo";
 import { bindingControls, bindingVersions } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
+import { open, requireSecretKeys } from "../../lib/secret-box";
 import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
@@ -236,7 +237,7 @@ export function bindingRoutes() {
     const overlapping = previous !== null && Date.now() < previous.until;
     return c.json({
       id,
-      signing_secret: control.signingSecret,
+      signing_secret: await open(control.signingSecret, requireSecretKeys(c.env)),
       previous_valid_until: overlapping ? iso(previous.until) : null,
     });
   });

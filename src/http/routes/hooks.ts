@@ -20,6 +20,7 @@ import { type VerifyStyle, verifySignature } from "../../intake/signatures";
 import { forgetSource, intakeSource } from "../../intake/source-cache";
 import { AppError, notFound } from "../../lib/errors";
 import { newTraceId } from "../../lib/ids";
+import { requireSecretKeys, seal, secretKeysOf } from "../../lib/secret-box";
 import { iso } from "../../lib/time";
 import { countIntake, countRejections } from "../../observability/intake-counters";
 import { TOPICS } from "../../observability/topics";
@@ -39,7 +40,7 @@ export function hookRoutes() {
   app.post("/:source", async (c) => {
     const name = c.req.param("source");
     if (!sourceNameRegex.test(name)) throw notFound(`source '${name}'`);
-    const cached = await intakeSource(c.env.DB, name);
+    const cached = await intakeSource(c.env.DB, name, secretKeysOf(c.env));
     if (!cached) throw notFound(`source '${name}'`);
     const source = cached.row;
     await takeIntakeToken(c.env, name, source.tenantId);
@@ -51,7 +52,8 @@ export function hookRoutes() {
     if (awaitsVerification(style, cached.secrets)) {
       // Notion's set-up request: its token becomes the secret; nothing is dispatched.
       const token = verificationTokenOf(parsePayload(rawBody, c.req.header("content-type") ?? null).payload);
-      if (token && (await captureVerificationToken(c.env.DB, name, token, iso(now)))) {
+      const sealed = token ? await seal(token, requireSecretKeys(c.env)) : null;
+      if (sealed && (await captureVerificationToken(c.env.DB, name, sealed, iso(now)))) {
         forgetSource(name);
         return c.json({ ok: true as const }, 200);
       }

@@ -14,6 +14,7 @@ import { getSource, listSources, readVerificationToken, type SourceRow, sourceVi
 import { DEFAULT_TOLERANCE_S } from "../../intake/signatures";
 import { forgetSource } from "../../intake/source-cache";
 import { AppError, notFound } from "../../lib/errors";
+import { open, requireSecretKeys, seal } from "../../lib/secret-box";
 import { iso } from "../../lib/time";
 import type { AppEnv } from "../app";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
@@ -73,7 +74,10 @@ export function sourceRoutes() {
       throw new AppError("conflict", `source name '${name}' is not available`);
     }
     const now = iso(Date.now());
-    const secrets = [...(input.verify.secret ? [input.verify.secret] : []), ...(input.verify.secrets ?? [])];
+    const plain = [...(input.verify.secret ? [input.verify.secret] : []), ...(input.verify.secrets ?? [])];
+    // Secrets are stored sealed (SPEC 16): without the key nothing is written.
+    const keys = plain.length > 0 ? requireSecretKeys(c.env) : null;
+    const secrets = keys ? await Promise.all(plain.map((s) => seal(s, keys))) : [];
     const values = {
       name,
       provider: input.provider ?? defaultProviderFor(input.verify.style),
@@ -107,7 +111,12 @@ export function sourceRoutes() {
     const row = await getSource(c.env.DB, name);
     if (!row || !visibleTo(c, row.tenantId)) throw notFound(`source '${name}'`);
     const read = await readVerificationToken(c.env.DB, name, iso(Date.now()));
-    if ("token" in read) return c.json({ verification_token: read.token, received_at: read.received_at });
+    if ("token" in read) {
+      return c.json({
+        verification_token: await open(read.token, requireSecretKeys(c.env)),
+        received_at: read.received_at,
+      });
+    }
     throw new AppError("conflict", verificationRefusal(name, read.refused, read.read_at));
   });
 

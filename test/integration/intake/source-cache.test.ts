@@ -4,8 +4,11 @@ import { env } from "cloudflare:workers";
 import { sign as githubSign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it } from "vitest";
 import { clearSourceCache, intakeSource, SOURCE_CACHE_TTL_MS } from "../../../src/intake/source-cache";
+import { secretKeysOf } from "../../../src/lib/secret-box";
 import { api, unique } from "../../support/api";
 import { createSource, expectError, postHook } from "./support";
+
+const keys = secretKeysOf(env);
 
 async function deliver(source: string, secret: string) {
   const body = JSON.stringify({ action: "opened", n: crypto.randomUUID() });
@@ -57,15 +60,15 @@ describe("intake source cache", () => {
   it("serves a change made by another isolate once the entry is older than the TTL", async () => {
     const source = await createSource("cache-ttl", { verify: { style: "github", secret: "first" } });
     const t0 = Date.now();
-    expect((await intakeSource(env.DB, source, t0))?.secrets).toEqual(["first"]);
+    expect((await intakeSource(env.DB, source, keys, t0))?.secrets).toEqual(["first"]);
     // Another isolate's write: straight to D1, so this isolate's entry is not dropped.
     await env.DB.prepare("UPDATE sources SET secrets = ?1, tenant_id = ?2 WHERE name = ?3")
       .bind(JSON.stringify(["second"]), "acme", source)
       .run();
-    const stale = await intakeSource(env.DB, source, t0 + SOURCE_CACHE_TTL_MS - 1);
+    const stale = await intakeSource(env.DB, source, keys, t0 + SOURCE_CACHE_TTL_MS - 1);
     expect(stale?.secrets).toEqual(["first"]);
     expect(stale?.row.tenantId).toBeNull();
-    const fresh = await intakeSource(env.DB, source, t0 + SOURCE_CACHE_TTL_MS);
+    const fresh = await intakeSource(env.DB, source, keys, t0 + SOURCE_CACHE_TTL_MS);
     expect(fresh?.secrets).toEqual(["second"]);
     expect(fresh?.row.tenantId).toBe("acme");
   });
@@ -74,13 +77,13 @@ describe("intake source cache", () => {
     const source = await createSource("cache-read", { verify: { style: "github", secret: "one" } });
     const { db, prepared } = countingDb();
     const now = Date.now();
-    expect((await intakeSource(db, source, now))?.row.name).toBe(source);
+    expect((await intakeSource(db, source, keys, now))?.row.name).toBe(source);
     expect(prepared()).toBe(1);
-    const found = await Promise.all(Array.from({ length: 10 }, () => intakeSource(db, source, now + 1000)));
+    const found = await Promise.all(Array.from({ length: 10 }, () => intakeSource(db, source, keys, now + 1000)));
     expect(found.every((s) => s?.row.name === source)).toBe(true);
     expect(prepared()).toBe(1);
-    expect(await intakeSource(db, unique("cache-none"), now)).toBeNull();
-    expect(await intakeSource(db, source, now + SOURCE_CACHE_TTL_MS)).not.toBeNull();
+    expect(await intakeSource(db, unique("cache-none"), keys, now)).toBeNull();
+    expect(await intakeSource(db, source, keys, now + SOURCE_CACHE_TTL_MS)).not.toBeNull();
     expect(prepared()).toBe(3);
   });
 });
