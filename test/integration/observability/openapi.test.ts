@@ -119,8 +119,8 @@ describe("GET /openapi.json", () => {
         expect(status, key).toMatch(/^[1-5]\d\d$/);
         expect(deref(op.responses[status]).description, `${key} ${status}`).toBeTruthy();
       }
-      if (path.startsWith("/v1/tenants/")) {
-        // Tenant keys are managed with the admin token only.
+      if (path.startsWith("/v1/tenants/") || path.startsWith("/v1/admin/")) {
+        // Tenant keys are managed, and secrets re-sealed, with the admin token only.
         expect(op.security, key).toEqual([{ adminToken: [] }]);
         expect(statuses, key).toEqual(expect.arrayContaining(["401", "403"]));
       } else if (path.startsWith("/v1/")) {

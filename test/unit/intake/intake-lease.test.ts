@@ -10,7 +10,11 @@ function fakeLimiter(grants: number[]) {
         acquire: async (source: string, want: number, tenant: string | null) => {
           calls.push({ source, want, tenant });
           await new Promise((r) => setTimeout(r, 5));
-          return { granted: Math.min(want, grants.shift() ?? 0), retry_after_s: 2 };
+          return {
+            granted: Math.min(want, grants.shift() ?? 0),
+            retry_after_s: 2,
+            limit: { bucket: "tenant", capacity: 2048, refill_per_s: 1024 },
+          };
         },
       }),
     },
