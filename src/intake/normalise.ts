@@ -91,7 +91,10 @@ export async function deriveDedupeKey(
   payload: unknown,
   rawBody: Uint8Array,
 ): Promise<string> {
-  const key = style === "standard" ? headers.get("webhook-id")?.trim() : providerDedupeKey(provider, headers, payload);
+  // A provider's own style says who sent it, whatever the source's provider name is (a `github`-style
+  // source named after a team still carries X-GitHub-Delivery); generic styles go by the provider.
+  const sender = style === "hmac" || style === "none" ? provider : style;
+  const key = style === "standard" ? headers.get("webhook-id")?.trim() : providerDedupeKey(sender, headers, payload);
   if (key) return toWellFormed(key);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", rawBody));
   return `sha256:${toHex(digest)}`;
