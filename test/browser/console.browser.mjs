@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack } from "./stack.mjs";
+import { startStack } from "../support/local-stack.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 // Screenshots go to test-results/ (ignored by git); `npm run docs:screenshots` refreshes docs/screenshots/.

@@ -1,5 +1,7 @@
 // Boots a real local Switchyard (`npm start`) and the scriptable handler (`npm run handler`) on spare
-// ports with a fresh state directory, like scripts/smoke-start.sh, for the browser tests.
+// ports with a fresh state directory, like scripts/smoke-start.sh, for the browser tests and the
+// crash run of the reliability suite (which kills the whole `npm start` tree and starts it again on
+// the same state).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -64,12 +66,17 @@ function stopGroup(proc) {
   }
 }
 
-/** Boots the stack; `stop()` ends both process groups and removes the state it created. */
+/**
+ * Boots the stack; `stop()` ends both process groups and removes the state it created. `crash()`
+ * SIGKILLs the whole `npm start` tree (npm, Node, wrangler, workerd) at once, as a power cut would;
+ * `restart()` starts it again on the same port and state and waits until it is healthy.
+ */
 export async function startStack() {
   const [port, handlerPort] = [await freePort(), await freePort()];
-  const state = mkdtempSync(join(tmpdir(), "switchyard-browser-"));
+  const state = mkdtempSync(join(tmpdir(), "switchyard-stack-"));
   const hadVars = existsSync(join(root, ".dev.vars"));
-  const server = run(["start"], { PORT: String(port), SWITCHYARD_STATE_DIR: state });
+  const startServer = () => run(["start"], { PORT: String(port), SWITCHYARD_STATE_DIR: state });
+  let server = startServer();
   const handler = run(["run", "handler"], { HANDLER_PORT: String(handlerPort) });
   const stop = () => {
     stopGroup(server);
@@ -77,15 +84,29 @@ export async function startStack() {
     rmSync(state, { recursive: true, force: true });
     if (!hadVars) rmSync(join(root, ".dev.vars"), { force: true });
   };
+  const base = `http://127.0.0.1:${port}`;
+  const handlerUrl = `http://127.0.0.1:${handlerPort}`;
+  const crash = async () => {
+    if (server.child.pid === undefined) return;
+    const exited = new Promise((resolve) => server.child.once("exit", resolve));
+    try {
+      process.kill(-server.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await exited;
+  };
+  const restart = async () => {
+    server = startServer();
+    await waitFor(`${base}/healthz`, "npm start (restarted)", server, 180_000);
+  };
   try {
-    const base = `http://127.0.0.1:${port}`;
-    const handlerUrl = `http://127.0.0.1:${handlerPort}`;
     await waitFor(`${base}/healthz`, "npm start", server, 180_000);
     await waitFor(`${handlerUrl}/__calls/ping`, "npm run handler", handler, 60_000);
     const vars = readFileSync(join(root, ".dev.vars"), "utf8");
     const token = /^ADMIN_TOKEN=(.*)$/m.exec(vars)?.[1]?.trim();
     if (!token) throw new Error(".dev.vars has no ADMIN_TOKEN");
-    return { base, handlerUrl, token, stop, serverLog: server.log };
+    return { base, handlerUrl, token, stop, crash, restart, serverLog: () => server.log() };
   } catch (error) {
     stop();
     throw error;
