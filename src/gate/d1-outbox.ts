@@ -14,6 +14,11 @@ const BATCH_STATEMENTS = 64;
 
 export class D1Outbox {
   private running: Promise<void> | null = null;
+  /**
+   * Whether rows are queued, known in memory (this object is the table's only writer) so the
+   * settle after every transition asks no query; null until the first look after activation.
+   */
+  private queued: boolean | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -25,10 +30,12 @@ export class D1Outbox {
   enqueue(statements: Statement[]): void {
     if (statements.length === 0) return;
     this.sql.exec("INSERT INTO d1_outbox (stmt) VALUES (?)", JSON.stringify(statements));
+    this.queued = true;
   }
 
   pending(): boolean {
-    return this.sql.exec("SELECT 1 FROM d1_outbox LIMIT 1").toArray().length > 0;
+    if (this.queued === null) this.queued = this.sql.exec("SELECT 1 FROM d1_outbox LIMIT 1").toArray().length > 0;
+    return this.queued;
   }
 
   flush(): Promise<void> {
@@ -51,7 +58,10 @@ export class D1Outbox {
         last = row.seq;
         if (statements.length >= BATCH_STATEMENTS) break;
       }
-      if (last === 0) return;
+      if (last === 0) {
+        this.queued = false;
+        return;
+      }
       if (statements.length > 0) await db.batch(statements);
       this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", last);
     }

@@ -60,12 +60,25 @@ export async function traceparent(traceId: string): Promise<string> {
   return `00-${traceHex}-${spanHex}-01`;
 }
 
-/** Standard Webhooks signature: `v1,<base64 HMAC-SHA256(key, "<id>.<ts>.<body>")>`. */
-export async function standardWebhookSignature(secret: string, id: string, timestampS: number, body: string) {
-  const key = secret.startsWith("whsec_")
+/** HMAC keys by secret, imported once per isolate (bounded: a few per binding). */
+const signingKeys = new Map<string, CryptoKey>();
+const MAX_SIGNING_KEYS = 256;
+
+async function signingKey(secret: string): Promise<CryptoKey> {
+  const known = signingKeys.get(secret);
+  if (known) return known;
+  const raw = secret.startsWith("whsec_")
     ? Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0))
     : new TextEncoder().encode(secret);
-  const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.delete(signingKeys.keys().next().value as string);
+  signingKeys.set(secret, key);
+  return key;
+}
+
+/** Standard Webhooks signature: `v1,<base64 HMAC-SHA256(key, "<id>.<ts>.<body>")>`. */
+export async function standardWebhookSignature(secret: string, id: string, timestampS: number, body: string) {
+  const cryptoKey = await signingKey(secret);
   const mac = await crypto.subtle.sign("HMAC", cryptoKey, new TextEncoder().encode(`${id}.${timestampS}.${body}`));
   return `v1,${bytesToBase64(new Uint8Array(mac))}`;
 }
