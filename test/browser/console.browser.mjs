@@ -19,15 +19,7 @@ let browser;
 let page;
 const problems = [];
 
-async function v1(method, path, body) {
-  const res = await fetch(`${stack.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${stack.token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const v1 = (method, path, body) => stack.api(method, path, body);
 
 async function script(name, answer) {
   const res = await fetch(`${stack.handlerUrl}/__script/${name}`, {

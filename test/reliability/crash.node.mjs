@@ -24,15 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-async function api(method, path, body) {
-  const res = await fetch(`${stack.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${stack.token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = (method, path, body) => stack.api(method, path, body);
 
 describe("crash of the whole npm start tree", () => {
   it("loses no accepted event and delivers no attempt twice", async () => {

@@ -106,7 +106,17 @@ export async function startStack() {
     const vars = readFileSync(join(root, ".dev.vars"), "utf8");
     const token = /^ADMIN_TOKEN=(.*)$/m.exec(vars)?.[1]?.trim();
     if (!token) throw new Error(".dev.vars has no ADMIN_TOKEN");
-    return { base, handlerUrl, token, stop, crash, restart, serverLog: () => server.log() };
+    /** A `/v1` call with the admin token: `{status, body}` (JSON, or null for an empty body). */
+    const api = async (method, path, body) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    };
+    return { base, handlerUrl, token, api, stop, crash, restart, serverLog: () => server.log() };
   } catch (error) {
     stop();
     throw error;
