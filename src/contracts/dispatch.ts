@@ -26,6 +26,8 @@ export const errorCauseSchema = z.object({
   status: z.number().optional(),
 });
 
+export type ErrorCause = z.infer<typeof errorCauseSchema>;
+
 /**
  * An A2A task Switchyard follows to its end (SPEC 12.2): where to ask about it and in which dialect.
  */

@@ -5,9 +5,9 @@
  * Times are epoch ms.
  */
 import type { AttemptDecision } from "../dispatch/attempt-decision";
-import type { ErrorClass } from "../dispatch/error-class";
 import type { PredicateVerdict } from "../predicates/verdict";
 import type { AttemptView, DispatchStatus, HandlerResult } from "./dispatch";
+import type { ErrorClass } from "./dlq";
 
 /** An approval request as the dispatch result and the approvals API show it (SPEC 8, 19). */
 export interface ApprovalRequest {

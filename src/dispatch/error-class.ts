@@ -1,36 +1,7 @@
-export type ErrorClass =
-  | "budget_exhausted"
-  | "handler_timeout"
-  | "auth_failed"
-  | "provider_5xx"
-  | "predicate_panic"
-  | "handler_panic"
-  | "unknown";
+import type { ErrorCause } from "../contracts/dispatch";
+import type { ErrorClass } from "../contracts/dlq";
 
-export interface ErrorCause {
-  kind:
-    | "http_status"
-    | "timeout"
-    | "network"
-    | "budget"
-    | "predicate_panic"
-    | "handler_panic"
-    | "circuit_open"
-    | "lease_expired"
-    | "protocol"
-    | "other";
-  status?: number;
-}
-
-export const ERROR_CLASSES: readonly ErrorClass[] = [
-  "budget_exhausted",
-  "handler_timeout",
-  "auth_failed",
-  "provider_5xx",
-  "predicate_panic",
-  "handler_panic",
-  "unknown",
-];
+export type { ErrorCause, ErrorClass };
 
 // "HTTP 503", "HTTP/1.1 401", "status 403", "status code: 502"; the trailing \b keeps "HTTP 4010" out,
 // and requiring the prefix keeps bare numbers (ports, ids, URL paths) out.

@@ -27,9 +27,9 @@ import {
 } from "./a2a-card";
 import { buildSendMessageRequest, mapSendMessageAnswer } from "./a2a-protocol";
 import { type AttemptContext, traceparent } from "./envelope";
+import type { HandlerEnv } from "./handler-env";
 import { interruptedResult } from "./http-call";
 import { readBodyText } from "./http-response";
-import type { HandlerEnv } from "./invoke";
 import { checkOutboundTarget } from "./ssrf";
 
 /** What one A2A attempt needs from the outside world; injected so tests can stand in for the network. */

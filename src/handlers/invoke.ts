@@ -4,16 +4,11 @@ import type { TriggerEvent } from "../contracts/events";
 import { type ParsedHandler, parseHandlerUri } from "../contracts/handler-uri";
 import { invokeA2a } from "./a2a";
 import type { AttemptContext } from "./envelope";
+import type { HandlerEnv } from "./handler-env";
 import { type FetchLike, postEnvelope } from "./http-call";
 import { invokePersona } from "./persona";
 import { checkOutboundTarget } from "./ssrf";
 import { enqueueWorkerJob } from "./worker-queue";
-
-export interface HandlerEnv {
-  env: Env;
-  now: () => number;
-  signal?: AbortSignal;
-}
 
 function isFetcher(value: unknown): value is Fetcher {
   return typeof value === "object" && value !== null && typeof (value as { fetch?: unknown }).fetch === "function";

@@ -7,7 +7,7 @@ import type { HandlerResult } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
 import type { ParsedHandler } from "../contracts/handler-uri";
 import { type AttemptContext, webhookId } from "./envelope";
-import type { HandlerEnv } from "./invoke";
+import type { HandlerEnv } from "./handler-env";
 import { personaMetadata } from "./persona-metadata";
 
 /** Name of the service binding every `persona://` target is delivered through. */

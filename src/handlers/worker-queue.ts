@@ -24,8 +24,8 @@ import {
 import { deadline as deadlineOf } from "../lib/deadline";
 import { iso } from "../lib/time";
 import { type AttemptContext, outboundHeaders } from "./envelope";
+import type { HandlerEnv } from "./handler-env";
 import { readBodyText } from "./http-response";
-import type { HandlerEnv } from "./invoke";
 import { jobPriority, parsePushBindings } from "./worker-jobs-policy";
 
 /** D1 rows are capped at 2 MB; keep the event column safely under it. */

@@ -4,7 +4,8 @@ import { Hono } from "hono";
 import { consoleRoutes } from "../console/routes";
 import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
-import { type Principal, requireAuth } from "./auth";
+import type { AppEnv } from "./app-env";
+import { requireAuth } from "./auth";
 import { adminRoutes } from "./routes/admin";
 import { approvalRoutes } from "./routes/approvals";
 import { bindingRoutes } from "./routes/bindings";
@@ -24,8 +25,6 @@ import { statsRoutes } from "./routes/stats";
 import { tenantRoutes } from "./routes/tenants";
 import { traceRoutes } from "./routes/traces";
 import { trustRoutes } from "./routes/trust";
-
-export type AppEnv = { Bindings: Env; Variables: { requestId: string; principal: Principal } };
 
 export function createApp() {
   const app = new Hono<AppEnv>();

@@ -6,7 +6,7 @@
  * verifies like any other (an unsigned request gets 401 and never replaces the secret).
  */
 import type { SourceVerification } from "../contracts/sources";
-import type { SourceRow } from "../db/sources-repo";
+import type { sources } from "../db/schema";
 
 /** Longest token accepted: Notion's are short; anything near the secret limit is not Notion's. */
 const MAX_TOKEN_LENGTH = 1024;
@@ -26,7 +26,10 @@ export function awaitsVerification(style: string, secrets: readonly string[]): b
 }
 
 /** The set-up state an operator sees (`verify.verification`), for Notion sources that use the handshake. */
-export function verificationView(row: SourceRow, secrets: readonly string[]): SourceVerification | null {
+export function verificationView(
+  row: Pick<typeof sources.$inferSelect, "style" | "verificationReceivedAt" | "verificationReadAt">,
+  secrets: readonly string[],
+): SourceVerification | null {
   if (row.style !== "notion") return null;
   if (secrets.length === 0) return { state: "awaiting", received_at: null, read_at: null };
   if (!row.verificationReceivedAt) return null; // a secret the operator configured

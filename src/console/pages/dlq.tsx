@@ -4,14 +4,12 @@
  * entries is still the one the operator saw.
  */
 import type { Hono } from "hono";
-import { dlqFilterSchema } from "../../http/routes/dlq";
+import { ERROR_CLASSES } from "../../contracts/dlq";
 import { apiPath } from "../api-client";
 import { type ConsoleContext, type ConsoleEnv, field, redirectWithFlash, render, returnTo } from "../context";
 import { Badge, Busy, Csrf, Failure, LiveBox, type Page, Time } from "../layout";
 import { links, v1 } from "../links";
 import type { BulkReplay, DlqItem, ListPage } from "../views";
-
-const ERROR_CLASSES = dlqFilterSchema.shape.error_class.unwrap().options;
 
 interface BulkFilter {
   binding_id?: string;

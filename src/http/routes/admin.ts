@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { resealStoredSecrets } from "../../db/secrets-reseal";
 import { requireSecretKeys } from "../../lib/secret-box";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { adminOnly } from "../auth";
 
 export function adminRoutes() {

@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { approvalDecisionBodySchema, listApprovalsQuerySchema } from "../../contracts/approvals";
 import { approvalView, getApproval, listApprovals } from "../../db/approvals-repo";
 import { AppError, notFound } from "../../lib/errors";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { knownDestinations } from "../../circuit/known-destinations";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope } from "../auth";
 
 export function circuitRoutes() {

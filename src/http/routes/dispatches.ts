@@ -13,7 +13,7 @@ import { cursorOf, findDispatch, findDispatches, listBindingDispatches } from ".
 import { dispatchesOfEvent, listEvents } from "../../history/event-queries";
 import { loadStoredEvent } from "../../history/event-reader";
 import { AppError, notFound } from "../../lib/errors";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
+import { dlqFilterSchema } from "../../contracts/dlq";
 import { getVersion } from "../../db/bindings-repo";
 import { type DlqRow, dlqDetail, dlqSummary, getDlq, listDlq } from "../../db/dlq-repo";
 import { dlqEntries } from "../../db/schema";
@@ -10,28 +11,10 @@ import { replayTo } from "../../dispatch/replay";
 import { loadStoredEvent } from "../../history/event-reader";
 import { AppError, notFound } from "../../lib/errors";
 import { iso } from "../../lib/time";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";
-
-export const dlqFilterSchema = z.object({
-  binding_id: z.string().max(128).optional(),
-  binding_key: z.string().max(160).optional(),
-  error_class: z
-    .enum([
-      "budget_exhausted",
-      "handler_timeout",
-      "auth_failed",
-      "provider_5xx",
-      "predicate_panic",
-      "handler_panic",
-      "unknown",
-    ])
-    .optional(),
-  state: z.enum(["pending", "resolved"]).optional(),
-  since: z.iso.datetime({ offset: true, error: "since must be an RFC 3339 timestamp" }).optional(),
-});
 
 /** At most this many entries are replayed by one bulk request; repeat it for more. */
 const BULK_REPLAY_LIMIT = 500;

@@ -1,7 +1,7 @@
 /** `GET /openapi.json` and `GET /docs` (SPEC 15): the API description and its rendered reference. Public. */
 import { Scalar } from "@scalar/hono-api-reference";
 import { Hono } from "hono";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { openApiDocument } from "../openapi/document";
 
 export function docsRoutes() {

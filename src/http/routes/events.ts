@@ -12,7 +12,7 @@ import { takeIntakeToken } from "../../intake/intake-limiter";
 import { AppError, notFound } from "../../lib/errors";
 import { newTraceId } from "../../lib/ids";
 import { API_SOURCE, countRejections } from "../../observability/intake-counters";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, encodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";

@@ -1,7 +1,7 @@
 /** `GET /healthz`: D1 reachable, and the key that seals secrets at rest configured and usable (SPEC 16). */
 import { Hono } from "hono";
 import { keyProblem, MISSING_KEY_HINT, secretKeysOf } from "../../lib/secret-box";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 
 export function healthRoutes() {
   const app = new Hono<AppEnv>();

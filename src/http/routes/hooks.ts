@@ -24,7 +24,7 @@ import { requireSecretKeys, seal, secretKeysOf } from "../../lib/secret-box";
 import { iso } from "../../lib/time";
 import { countIntake, countRejections } from "../../observability/intake-counters";
 import { TOPICS } from "../../observability/topics";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { readBodyBytes } from "../validate";
 
 /** Styles whose providers send JSON (Slack also sends forms: a JSON `payload` field, or slash commands). */

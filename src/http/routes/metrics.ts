@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { AppError } from "../../lib/errors";
 import { buildMetricFamilies, readMetricsSnapshot } from "../../observability/metrics";
 import { PROMETHEUS_CONTENT_TYPE, renderExposition } from "../../observability/prometheus";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { secretsEqual } from "../auth";
 
 const challenge = { "www-authenticate": 'Bearer realm="metrics"' };

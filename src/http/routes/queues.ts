@@ -29,7 +29,7 @@ import {
 } from "../../db/worker-jobs-repo";
 import { decideAck, decideRelease, type LeaseDecision } from "../../handlers/worker-jobs-policy";
 import { AppError, notFound } from "../../lib/errors";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
 import { parseWith, readJson } from "../validate";
 

@@ -15,7 +15,7 @@ import {
   withSeq,
 } from "../../history/record-queries";
 import { scopedTopic } from "../../observability/topics";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope } from "../auth";
 import { limitSchema } from "../pagination";
 import { parseQuery } from "../validate";

@@ -7,7 +7,7 @@ import { pickReplayVersion, replayTo } from "../../dispatch/replay";
 import { bindingIdOf } from "../../history/dispatch-queries";
 import { loadStoredEvent } from "../../history/event-reader";
 import { AppError, notFound } from "../../lib/errors";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { visibleTo } from "../auth";
 import { readJson } from "../validate";
 

@@ -16,7 +16,7 @@ import { forgetSource } from "../../intake/source-cache";
 import { AppError, notFound } from "../../lib/errors";
 import { open, requireSecretKeys, seal } from "../../lib/secret-box";
 import { iso } from "../../lib/time";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { decodeCursor, limitSchema, page } from "../pagination";
 import { parseQuery, parseWith, readJson } from "../validate";

@@ -7,7 +7,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import { bindingVersions, dlqEntries } from "../../db/schema";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope } from "../auth";
 import { page } from "../pagination";
 import { parseQuery } from "../validate";

@@ -4,7 +4,7 @@ import { tenantIdSchema } from "../../contracts/binding-spec";
 import { createTenantKeySchema } from "../../contracts/tenant-keys";
 import { createTenantKey, listTenantKeys, revokeTenantKey } from "../../db/tenant-keys-repo";
 import { notFound } from "../../lib/errors";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { adminOnly } from "../auth";
 import { parseWith, readJson } from "../validate";
 

@@ -4,7 +4,7 @@ import { eventsOfTrace, recordsOfEvents, withSeq } from "../../history/record-qu
 import { notFound } from "../../lib/errors";
 import { assembleActionGraph } from "../../observability/action-graph";
 import { TOPICS } from "../../observability/topics";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope } from "../auth";
 
 /** Trace ids as intake and publishing accept them (SPEC 4, 19). */

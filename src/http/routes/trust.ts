@@ -13,7 +13,7 @@ import { uuidv7 } from "../../lib/ids";
 import { iso } from "../../lib/time";
 import { appendTrust, chainRecords, verifyTrust } from "../../trust/trust-reader";
 import { trustView } from "../../trust/trust-view";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
 import { decodeCursor, page } from "../pagination";
 import { parseQuery, readJson } from "../validate";

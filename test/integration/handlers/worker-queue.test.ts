@@ -8,7 +8,7 @@ import type { JobPriority } from "../../../src/contracts/worker-jobs";
 import { workerJobs } from "../../../src/db/schema";
 import { clockOf, getJob, insertJob, purgeAckedJobs } from "../../../src/db/worker-jobs-repo";
 import type { AttemptContext } from "../../../src/handlers/envelope";
-import type { HandlerEnv } from "../../../src/handlers/invoke";
+import type { HandlerEnv } from "../../../src/handlers/handler-env";
 import { orderForClaim } from "../../../src/handlers/worker-jobs-policy";
 import { enqueueWorkerJob } from "../../../src/handlers/worker-queue";
 import { iso } from "../../../src/lib/time";
