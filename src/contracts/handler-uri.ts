@@ -144,3 +144,9 @@ export function destinationKey(h: ParsedHandler): string {
       return `persona:persona://${h.name}`;
   }
 }
+
+/** The handler kind a URI names (`https`, `service`, `a2a`, …), or `unknown` for one that does not parse. */
+export function handlerKindOf(uri: string): string {
+  const parsed = parseHandlerUri(uri);
+  return parsed.ok ? parsed.value.kind : "unknown";
+}

@@ -7,29 +7,17 @@
  * records (`a2a.task_state`) and on the attempt's `a2a_hop` node. A cancel request on a followed
  * dispatch also sends `CancelTask`.
  */
-import { A2A_FOLLOW_FOR_DEFAULT_MS, type BindingSpec } from "../contracts/binding-spec";
-import type { A2aFollow, DispatchStatus } from "../contracts/dispatch";
-import type { DispatchDoc, GateTimerKind } from "../contracts/dispatch-doc";
+import { A2A_FOLLOW_FOR_DEFAULT_MS } from "../contracts/binding-spec";
+import type { A2aFollow } from "../contracts/dispatch";
+import type { DispatchDoc } from "../contracts/dispatch-doc";
 import { formatMs } from "../contracts/duration";
-import type { Transition } from "../contracts/transitions";
 import { cancelTask, type FollowDeps, pollTask } from "../handlers/a2a-follow";
 import { FOLLOW_FIRST_DELAY_MS, nextFollowDelay, nextPollAt, type PollStep } from "../handlers/a2a-task";
-
-/** What the stage needs from its gate. */
-export interface FollowHost {
-  readonly live: { get(id: string): DispatchDoc | null; isFinal(id: string): boolean };
-  spec(): BindingSpec;
-  patch(doc: DispatchDoc, fields: Partial<DispatchDoc>, now: number): void;
-  log(doc: DispatchDoc, t: Transition): void;
-  setTimer(doc: DispatchDoc, kind: GateTimerKind, at: number, attempt?: number, now?: number): void;
-  afterTerminal(doc: DispatchDoc, now: number, status: DispatchStatus, error?: string | null): void;
-  cancelNow(doc: DispatchDoc, error: string, now: number): DispatchStatus;
-  waitUntil(promise: Promise<unknown>): void;
-}
+import type { GateCore } from "./gate-core";
 
 export class A2aFollowStage {
   constructor(
-    private readonly gate: FollowHost,
+    private readonly gate: GateCore,
     private readonly deps: FollowDeps,
   ) {}
 
@@ -104,7 +92,7 @@ export class A2aFollowStage {
   ): void {
     this.gate.patch(doc, { a2a_follow: null, held_reason: null, timer: null }, now);
     if (result.kind === "cancelled") {
-      this.gate.cancelNow(doc, result.error, now);
+      this.gate.steps.cancelNow(doc, result.error, now);
       return;
     }
     const status = result.kind === "success" ? "succeeded" : "failed";
@@ -119,7 +107,7 @@ export class A2aFollowStage {
       error,
       by: "a2a_task",
     });
-    this.gate.afterTerminal(doc, now, status, error);
+    this.gate.steps.afterTerminal(doc, now, status, error);
   }
 
   /** A cancel request (or the end of the window) ends the dispatch: the agent is told too, best effort. */

@@ -8,12 +8,10 @@
  */
 import type { BindingSpec } from "../contracts/binding-spec";
 import type { DispatchStatus } from "../contracts/dispatch";
-import type { DispatchDoc, GateTimerKind } from "../contracts/dispatch-doc";
+import type { DispatchDoc } from "../contracts/dispatch-doc";
 import type { TriggerEvent } from "../contracts/events";
-import type { Transition } from "../contracts/transitions";
 import { graphIds } from "../dispatch/dispatch-log";
 import { identityOf } from "../dispatch/dispatch-view";
-import type { GateBudgets } from "../flow/gate-budgets";
 import { loadEvent } from "../history/event-reader";
 import { iso } from "../lib/time";
 import { afterEvaluation, breakerIsOpen } from "../predicates/breaker";
@@ -27,28 +25,11 @@ import {
   unevaluatedVerdict,
 } from "../predicates/verdict";
 import { verdictCached } from "./control-writes";
+import type { GateCore } from "./gate-core";
+import type { GateSecrets } from "./gate-secrets";
 
 /** Extra time past the classifier timeout before a lost call is started again. */
 const CLASSIFY_GRACE_MS = 30_000;
-
-/** What the stage needs from its gate. */
-export interface StageHost {
-  readonly state: DurableObjectState;
-  readonly budgets: GateBudgets;
-  readonly live: { get(id: string): DispatchDoc | null; isFinal(id: string): boolean };
-  meta(key: string): string | null;
-  signingSecrets(now: number): Promise<{ signing_secret: string; previous_signing_secret: string | null }>;
-  spec(): BindingSpec;
-  patch(doc: DispatchDoc, fields: Partial<DispatchDoc>, now: number): void;
-  log(doc: DispatchDoc, t: Transition): void;
-  setTimer(doc: DispatchDoc, kind: GateTimerKind, at: number, attempt?: number, now?: number): void;
-  clearTimer(doc: DispatchDoc, now?: number): void;
-  afterTerminal(doc: DispatchDoc, now: number, status: DispatchStatus, error?: string | null): void;
-  autonomyStage(doc: DispatchDoc, now: number, event: unknown): DispatchStatus;
-  runStages(doc: DispatchDoc, now: number, event: unknown): DispatchStatus;
-  queueD1(statement: ReturnType<typeof verdictCached>): void;
-  continueAfter(): Promise<void>;
-}
 
 export class PredicateStage {
   /** Classifier calls to start once the current synchronous section ends. */
@@ -58,9 +39,13 @@ export class PredicateStage {
   private readonly calls = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly gate: StageHost,
-    private readonly env: Env,
+    private readonly gate: GateCore,
+    private readonly secrets: GateSecrets,
   ) {}
+
+  private get env(): Env {
+    return this.gate.env;
+  }
 
   /** Step 3. CEL runs here; a classifier call starts after this section (status stays `pending`). */
   run(
@@ -118,7 +103,7 @@ export class PredicateStage {
               reason,
               from_node: graphIds.predicate(identityOf(doc)),
             });
-            this.gate.afterTerminal(doc, now, "dlq", outcome.error);
+            this.gate.steps.afterTerminal(doc, now, "dlq", outcome.error);
             return "dlq";
           }
           case "defer": {
@@ -164,7 +149,7 @@ export class PredicateStage {
     const detail = { skipped: true, predicate, reason };
     this.gate.patch(doc, { status: "skipped", held_reason: null, terminal_at: now, timer: null }, now);
     this.gate.log(doc, { op: "skipped", at: now, stage: "predicate", detail });
-    this.gate.afterTerminal(doc, now, "skipped", reason);
+    this.gate.steps.afterTerminal(doc, now, "skipped", reason);
     return "skipped";
   }
 
@@ -185,7 +170,7 @@ export class PredicateStage {
         })
         .finally(() => this.calls.delete(id));
       this.calls.set(id, run);
-      this.gate.state.waitUntil(run);
+      this.gate.waitUntil(run);
     }
   }
 
@@ -209,7 +194,7 @@ export class PredicateStage {
             binding_id: this.gate.meta("binding_id") ?? "",
             binding_key: this.gate.meta("binding_key") ?? "",
             trace_id: doc.trace_id,
-            ...(await this.gate.signingSecrets(Date.now())),
+            ...(await this.secrets.signingSecrets(Date.now())),
             timeout_ms: timeoutMs,
             max_cost_usd: when.max_cost_usd,
             max_tokens: when.max_tokens,
@@ -229,7 +214,7 @@ export class PredicateStage {
     this.gate.clearTimer(doc, now);
     this.gate.patch(doc, { held_reason: null }, now);
     if (this.applyVerdict(doc, verdict, when.classifier, when.classifier, now) === "passed") {
-      this.gate.autonomyStage(doc, now, event);
+      this.gate.steps.autonomyStage(doc, now, event);
     }
     await this.gate.continueAfter();
   }
@@ -251,7 +236,7 @@ export class PredicateStage {
     const at = Date.now();
     this.gate.patch(doc, { status: "pending", held_reason: null, timer: null }, at);
     this.gate.log(doc, { op: "resumed", at });
-    this.gate.runStages(doc, at, event);
+    this.gate.steps.runStages(doc, at, event);
     await this.gate.continueAfter();
   }
 }

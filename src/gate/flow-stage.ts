@@ -1,0 +1,161 @@
+/**
+ * SPEC 6 step 5 in the BindingGate: flow control (SPEC 9) and the pause check after it. The decisions
+ * are made by the pure `FlowControl` engine over the gate's SQLite (`SqlFlowStore`); this stage
+ * applies them to the dispatch documents: admit (then held while paused, else ready for attempt 1),
+ * skip, wait (a `flow` timer), and the moves a decision makes on other dispatches (a freed slot, a
+ * flushed batch) with their audit records. A daily sweep prunes state of idle keys.
+ */
+import { decisionsBudgeted } from "../autonomy/decision-budget";
+import type { DispatchStatus } from "../contracts/dispatch";
+import type { DispatchDoc } from "../contracts/dispatch-doc";
+import type { TriggerEvent } from "../contracts/events";
+import { FlowControl, type FlowDecision, type FlowEffects, type FlowOutcome } from "../flow/flow-control";
+import { SqlFlowStore } from "../flow/sql-flow-store";
+import type { GateCore } from "./gate-core";
+
+/**
+ * Flow-control hygiene runs this often while the binding has flow control: expired sliding-log
+ * entries of idle keys (never pruned otherwise), and leases or waits of dispatches no longer live.
+ */
+const FLOW_SWEEP_EVERY_MS = 86_400_000;
+
+export class FlowStage {
+  private engine: FlowControl | null | undefined;
+
+  constructor(private readonly gate: GateCore) {}
+
+  /** The binding's flow-control engine, or null when it has none. */
+  flow(): FlowControl | null {
+    if (this.engine === undefined) {
+      // Before the first admit stores the spec there is nothing to decide: answer null uncached.
+      if (!this.gate.meta("spec")) return null;
+      const spec = this.gate.spec();
+      this.engine = spec.flow_control
+        ? new FlowControl({
+            bindingKey: this.gate.meta("binding_key") ?? "",
+            flow: spec.flow_control,
+            store: new SqlFlowStore(this.gate.sql),
+          })
+        : null;
+    }
+    return this.engine;
+  }
+
+  /** Step 5: flow control, or straight past it. */
+  enter(doc: DispatchDoc, now: number, event: unknown): DispatchStatus {
+    const flow = this.flow();
+    if (!flow) return this.afterFlow(doc, now, event);
+    if (this.gate.meta("flow_sweep_at") === null) this.gate.setMeta("flow_sweep_at", String(now + FLOW_SWEEP_EVERY_MS));
+    return this.apply(doc, flow.admit({ dispatchId: doc.dispatch_id, eventId: doc.event_id, event, now }), now);
+  }
+
+  /** Past flow control: held while the binding is paused, else ready for attempt 1. */
+  afterFlow(doc: DispatchDoc, now: number, event: unknown = null): DispatchStatus {
+    const gate = this.gate;
+    // SPEC 8: an autonomous decision is counted once, when flow control admits the dispatch.
+    if (doc.decision === null && decisionsBudgeted(gate.tierOf(doc), gate.spec().autonomy)) {
+      gate.budgets.countDecision(now);
+      gate.patch(doc, { decision: "counted" }, now);
+    }
+    if (gate.meta("paused") === "1") {
+      gate.patch(doc, { status: "held", held_reason: "paused" }, now);
+      gate.log(doc, { op: "status", at: now, status: "held", result: { held: true, reason: "binding paused" } });
+      return "held";
+    }
+    const leavingHold = doc.status === "held";
+    gate.patch(doc, { status: "admitted", held_reason: null }, now);
+    gate.log(
+      doc,
+      leavingHold
+        ? { op: "status", at: now, status: "admitted", result: null }
+        : { op: "status", at: now, status: "admitted" },
+    );
+    const carried =
+      event && typeof event === "object" && (event as { id?: unknown }).id === doc.event_id
+        ? (event as TriggerEvent)
+        : null;
+    gate.markReady(doc.dispatch_id, carried);
+    return "admitted";
+  }
+
+  /** A `flow` timer fired: the engine decides what the wait becomes. */
+  onTimer(doc: DispatchDoc, now: number): void {
+    const flow = this.flow();
+    if (flow) this.apply(doc, flow.onTimer(doc.dispatch_id, now), now);
+  }
+
+  /** A dispatch ended: its leases and waits end, which may admit the next waiters. */
+  release(dispatchId: string, now: number): void {
+    const flow = this.flow();
+    if (flow) this.applyEffects(flow.release(dispatchId, now), now);
+  }
+
+  /** The daily hygiene pass; stops scheduling itself once the binding has no flow control. */
+  sweep(now: number): void {
+    const flow = this.flow();
+    if (!flow) {
+      this.gate.deleteMeta("flow_sweep_at");
+      return;
+    }
+    this.applyEffects(
+      flow.sweep(now, (id) => this.gate.isLive(id)),
+      now,
+    );
+    this.gate.setMeta("flow_sweep_at", String(now + FLOW_SWEEP_EVERY_MS));
+  }
+
+  /** Applies a flow decision: other dispatches it moved, its audit records, then the caller's outcome. */
+  private apply(doc: DispatchDoc, decision: FlowDecision, now: number): DispatchStatus {
+    this.applyEffects(decision, now);
+    return this.applyOutcome(doc, decision, now);
+  }
+
+  private applyEffects(effects: FlowEffects, now: number): void {
+    const gate = this.gate;
+    for (const transition of effects.others) {
+      const other = gate.live.get(transition.dispatch_id);
+      if (other && gate.isLive(other.dispatch_id)) this.applyOutcome(other, transition.outcome, now);
+    }
+    for (const entry of effects.audit) {
+      const subject = gate.live.get(entry.dispatch_id);
+      if (subject)
+        gate.log(subject, { op: "audit", at: now, topic: entry.topic, kind: entry.kind, payload: entry.payload });
+    }
+  }
+
+  private applyOutcome(doc: DispatchDoc, outcome: FlowOutcome, now: number): DispatchStatus {
+    const gate = this.gate;
+    switch (outcome.kind) {
+      case "admit": {
+        if (doc.timer?.kind === "flow") gate.clearTimer(doc, now);
+        if (outcome.batch) gate.patch(doc, { batch_event_ids: outcome.batch.members.map((m) => m.event_id) }, now);
+        return this.afterFlow(doc, now);
+      }
+      case "skip": {
+        if (doc.timer?.kind === "flow") gate.clearTimer(doc, now);
+        const detail = {
+          skipped: true,
+          flow_control: outcome.reason,
+          ...(outcome.error ? { error: outcome.error } : {}),
+        };
+        gate.patch(doc, { status: "skipped", held_reason: null, terminal_at: now }, now);
+        gate.log(doc, { op: "skipped", at: now, stage: "flow_control", detail });
+        gate.steps.afterTerminal(doc, now, "skipped", outcome.reason);
+        return "skipped";
+      }
+      case "wait": {
+        if (outcome.until !== null) gate.setTimer(doc, "flow", outcome.until, 0, now);
+        else if (doc.timer?.kind === "flow") gate.clearTimer(doc, now);
+        if (doc.status !== "held" || doc.held_reason !== "flow") {
+          const detail = { held: true, flow_control: outcome.primitive, gate: outcome.gate, until: outcome.eta };
+          gate.patch(doc, { status: "held", held_reason: "flow" }, now);
+          gate.log(doc, { op: "status", at: now, status: "held", result: detail });
+        }
+        return "held";
+      }
+      case "none":
+        if (doc.timer?.kind === "flow") gate.clearTimer(doc, now);
+        return doc.status;
+    }
+  }
+}
