@@ -2,6 +2,19 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+/** Test files whose assertions cover the whole database (lists, counters, retention sweeps, upgrades). */
+const FRESH_STORAGE = [
+  "test/integration/bindings/apply.test.ts",
+  "test/integration/bindings/versioning.test.ts",
+  "test/integration/dispatch/stats.test.ts",
+  "test/integration/dispatch/sweep.test.ts",
+  "test/integration/history/**/*.test.ts",
+  "test/integration/observability/**/*.test.ts",
+  "test/integration/upgrade/**/*.test.ts",
+  "test/fuzz/**/*.test.ts",
+  "test/reliability/**/*.test.ts",
+];
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
@@ -40,9 +53,18 @@ export default defineConfig(async () => {
     test: {
       globalSetup: ["./test/support/global-setup.ts"],
       setupFiles: ["./test/support/apply-migrations.ts"],
-      include: ["test/**/*.test.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
+      projects: [
+        // Most files name their own bindings, sources and events, so they share one workerd process
+        // (and its storage) per test worker: starting a process per file would triple the run time.
+        {
+          extends: true as const,
+          test: { name: "shared", include: ["test/**/*.test.ts"], exclude: FRESH_STORAGE, isolate: false },
+        },
+        // Files that count, list or sweep everything in the database need storage of their own.
+        { extends: true as const, test: { name: "fresh", include: FRESH_STORAGE } },
+      ],
     },
   };
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { FLOW_PRIMITIVES, flowTopic, gateKeyPart, sanitizeTopicPart } from "../../../src/flow/flow-control";
 import { MemoryFlowStore } from "../../../src/flow/memory-flow-store";
-import { Harness } from "./harness";
-import { scenarios } from "./scenarios";
+import { Harness } from "../../support/flow-harness";
+import { scenarios } from "../../support/flow-scenarios";
 
 describe("FlowControl (in-memory store)", () => {
   it.each(scenarios)("%s", (_name, flow, run) => {

@@ -6,8 +6,8 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FLOW_SCHEMA, SqlFlowStore } from "../../../src/flow/sql-flow-store";
-import { Harness } from "./harness";
-import { scenarios } from "./scenarios";
+import { Harness } from "../../support/flow-harness";
+import { scenarios } from "../../support/flow-scenarios";
 
 let counter = 0;
 

@@ -3,15 +3,15 @@
  * prescribes (one flow timer per dispatch, transitions of other dispatches applied in order), so the
  * scenarios can drive time and read back what each dispatch would look like.
  */
-import type { FlowControlSpec } from "../../../src/contracts/binding-spec";
+import type { FlowControlSpec } from "../../src/contracts/binding-spec";
 import {
   type FlowAudit,
   FlowControl,
   type FlowDecision,
   type FlowEffects,
   type FlowOutcome,
-} from "../../../src/flow/flow-control";
-import type { FlowStore } from "../../../src/flow/flow-store";
+} from "../../src/flow/flow-control";
+import type { FlowStore } from "../../src/flow/flow-store";
 
 export const BINDING_KEY = "triage@v1";
 

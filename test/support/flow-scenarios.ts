@@ -3,9 +3,9 @@
  * (sql-flow-store.test.ts): both stores must produce identical decisions.
  */
 import { expect } from "vitest";
-import type { FlowControlSpec } from "../../../src/contracts/binding-spec";
-import { flowTopic, gateKeyPart } from "../../../src/flow/flow-control";
-import { BINDING_KEY, type Harness } from "./harness";
+import type { FlowControlSpec } from "../../src/contracts/binding-spec";
+import { flowTopic, gateKeyPart } from "../../src/flow/flow-control";
+import { BINDING_KEY, type Harness } from "./flow-harness";
 
 export type Scenario = [name: string, flow: FlowControlSpec | null, run: (h: Harness) => void];
 
