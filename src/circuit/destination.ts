@@ -39,7 +39,7 @@
  * closed), with the transitions log and the alarm touched only when the state changes or work is
  * parked. No D1, no outbound calls on the check/report path.
  *
- * Storage (DO SQLite; every table has a retention rule):
+ * Storage (DO SQLite, `circuit-store.ts` and `parked-queue.ts`; every table has a retention rule):
  * - `circuit`: one row (id 1) — state, failures, opened_at, next_probe_at, probe_ref, probe_until.
  * - `held`: parked dispatches in arrival order (`seq`); a row leaves when it is released or unparked.
  * - `transitions`: the log behind the console and API; kept 7 days and at most 1000 rows.
@@ -55,8 +55,6 @@ import {
   applyReport,
   attemptRef,
   type Circuit,
-  type CircuitState,
-  CLOSED_CIRCUIT,
   decideCheck,
   nextWakeAt,
   probeLeaseMs,
@@ -64,6 +62,7 @@ import {
   type Transition,
   viewCircuit,
 } from "./circuit-policy";
+import { CircuitStore } from "./circuit-store";
 import {
   type AbandonRequest,
   abandonRequestSchema,
@@ -84,115 +83,23 @@ import {
   type UnparkRequest,
   unparkRequestSchema,
 } from "./contract";
-
-/** A parked dispatch as stored in `held`. */
-export type ParkedRow = {
-  seq: number;
-  binding_key: string;
-  dispatch_id: string;
-  attempt: number;
-  parked_at: number;
-  /** Probe lease to grant if this dispatch is released as the probe. */
-  lease_ms: number;
-  /** Bumped by every park of the same dispatch, so a release only deletes the row it handed back. */
-  version: number;
-  release_after: number;
-  release_failures: number;
-};
-
-/** The gate method a release calls (BindingGate implements it; SPEC 10 mode `hold`). */
-export interface ParkedReleaser {
-  releaseParked(dispatchId: string, attempt: number): Promise<unknown>;
-}
-
-/** Hands one parked dispatch back to its binding's gate. Swappable so tests can observe releases. */
-export type ReleaseParked = (env: Env, row: ParkedRow) => Promise<unknown>;
-
-export const releaseToGate: ReleaseParked = (env, row) =>
-  (env.BINDING_GATE.getByName(row.binding_key) as unknown as ParkedReleaser).releaseParked(
-    row.dispatch_id,
-    row.attempt,
-  );
+import { ParkedQueue, type ParkedRow, type ReleaseParked, releaseToGate } from "./parked-queue";
 
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 30_000;
-const TRANSITIONS_RETENTION_MS = 7 * 86_400_000;
-const TRANSITIONS_MAX_ROWS = 1000;
 /** Parked rows handed back per alarm run; the alarm re-arms for the rest. */
 const RELEASE_BATCH = 100;
-const RELEASE_BACKOFF_MAX_MS = 5 * 60_000;
-
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS circuit (
-     id INTEGER PRIMARY KEY CHECK (id = 1),
-     state TEXT NOT NULL,
-     failures INTEGER NOT NULL,
-     opened_at INTEGER,
-     next_probe_at INTEGER,
-     probe_ref TEXT,
-     probe_until INTEGER,
-     updated_at INTEGER NOT NULL
-   );
-   CREATE TABLE IF NOT EXISTS held (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     binding_key TEXT NOT NULL,
-     dispatch_id TEXT NOT NULL UNIQUE,
-     attempt INTEGER NOT NULL,
-     parked_at INTEGER NOT NULL,
-     lease_ms INTEGER NOT NULL,
-     version INTEGER NOT NULL DEFAULT 1,
-     release_after INTEGER NOT NULL DEFAULT 0,
-     release_failures INTEGER NOT NULL DEFAULT 0
-   );
-   CREATE TABLE IF NOT EXISTS transitions (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     at INTEGER NOT NULL,
-     from_state TEXT NOT NULL,
-     to_state TEXT NOT NULL,
-     reason TEXT NOT NULL,
-     failures INTEGER NOT NULL,
-     binding_key TEXT,
-     error TEXT
-   );
-   CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
-   CREATE TABLE IF NOT EXISTS transition_counts (
-     from_state TEXT NOT NULL,
-     to_state TEXT NOT NULL,
-     n INTEGER NOT NULL,
-     PRIMARY KEY (from_state, to_state)
-   );`,
-];
-
-type CircuitRow = {
-  state: CircuitState;
-  failures: number;
-  opened_at: number | null;
-  next_probe_at: number | null;
-  probe_ref: string | null;
-  probe_until: number | null;
-};
 
 export class Destination extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly store: CircuitStore;
+  private readonly held: ParkedQueue;
   /** How parked dispatches go back to their gates; tests replace it inside `runInDurableObject`. */
   releaser: ReleaseParked = releaseToGate;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     countDurableObjectOps(this, "Destination");
-    this.sql = ctx.storage.sql;
-    this.migrate();
-  }
-
-  private migrate(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS destination_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
-    const row = this.sql.exec<{ v: string }>("SELECT v FROM destination_meta WHERE k = 'schema_version'").toArray()[0];
-    for (let version = Number(row?.v ?? 0); version < SCHEMA.length; version++) {
-      this.sql.exec(SCHEMA[version] ?? "");
-      this.sql.exec(
-        "INSERT INTO destination_meta (k, v) VALUES ('schema_version', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-        String(version + 1),
-      );
-    }
+    this.store = new CircuitStore(ctx.storage.sql);
+    this.held = new ParkedQueue(ctx.storage.sql);
   }
 
   /** The destination key this object was addressed by (`getByName`). */
@@ -203,19 +110,7 @@ export class Destination extends DurableObject<Env> {
   // ---- circuit row ------------------------------------------------------------------------
 
   private load(): Circuit {
-    const row = this.sql
-      .exec<CircuitRow>(
-        "SELECT state, failures, opened_at, next_probe_at, probe_ref, probe_until FROM circuit WHERE id = 1",
-      )
-      .toArray()[0];
-    if (!row) return { ...CLOSED_CIRCUIT };
-    return {
-      state: row.state,
-      failures: row.failures,
-      opened_at: row.opened_at,
-      next_probe_at: row.next_probe_at,
-      probe: row.probe_ref !== null && row.probe_until !== null ? { ref: row.probe_ref, until: row.probe_until } : null,
-    };
+    return this.store.load();
   }
 
   /**
@@ -235,48 +130,13 @@ export class Destination extends DurableObject<Env> {
       before.probe?.ref !== c.probe?.ref ||
       before.probe?.until !== c.probe?.until;
     if (!wakeChanged && before.failures === c.failures && before.opened_at === c.opened_at) return false;
-    this.sql.exec(
-      `INSERT INTO circuit (id, state, failures, opened_at, next_probe_at, probe_ref, probe_until, updated_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET state = excluded.state, failures = excluded.failures,
-         opened_at = excluded.opened_at, next_probe_at = excluded.next_probe_at, probe_ref = excluded.probe_ref,
-         probe_until = excluded.probe_until, updated_at = excluded.updated_at`,
-      c.state,
-      c.failures,
-      c.opened_at,
-      c.next_probe_at,
-      c.probe?.ref ?? null,
-      c.probe?.until ?? null,
-      now,
-    );
+    this.store.write(c, now);
     for (const t of step.transitions) this.logTransition(t, bindingKey, t.to === "open" ? error : null);
     return wakeChanged;
   }
 
   private logTransition(t: Transition, bindingKey: string | null, error: string | null): void {
-    this.sql.exec(
-      `INSERT INTO transitions (at, from_state, to_state, reason, failures, binding_key, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      t.at,
-      t.from,
-      t.to,
-      t.reason,
-      t.failures,
-      bindingKey,
-      error,
-    );
-    this.sql.exec(
-      `INSERT INTO transition_counts (from_state, to_state, n) VALUES (?, ?, 1)
-       ON CONFLICT(from_state, to_state) DO UPDATE SET n = n + 1`,
-      t.from,
-      t.to,
-    );
-    // Transitions are rare, so pruning here costs nothing on the check/report path.
-    this.sql.exec(
-      "DELETE FROM transitions WHERE at < ? OR seq <= (SELECT MAX(seq) FROM transitions) - ?",
-      t.at - TRANSITIONS_RETENTION_MS,
-      TRANSITIONS_MAX_ROWS,
-    );
+    this.store.logTransition(t, bindingKey, error);
     console.log(
       JSON.stringify({
         msg: "circuit transition",
@@ -317,10 +177,8 @@ export class Destination extends DurableObject<Env> {
 
   /** Keeps the alarm on the next moment parked work needs attention (none when nothing is parked). */
   private async armAlarm(now: number): Promise<void> {
-    const held = this.sql
-      .exec<{ n: number; due: number | null }>("SELECT COUNT(*) AS n, MIN(release_after) AS due FROM held")
-      .toArray()[0];
-    const wake = nextWakeAt(this.load(), now, held?.n ?? 0, held?.due ?? now);
+    const held = this.held.pending();
+    const wake = nextWakeAt(this.load(), now, held.count, held.due ?? now);
     const current = await this.ctx.storage.getAlarm();
     if (wake === null) {
       if (current !== null) await this.ctx.storage.deleteAlarm();
@@ -339,15 +197,9 @@ export class Destination extends DurableObject<Env> {
     await this.armAlarm(Date.now());
   }
 
-  private parkedDue(now: number, limit: number): ParkedRow[] {
-    return this.sql
-      .exec<ParkedRow>("SELECT * FROM held WHERE release_after <= ? ORDER BY seq LIMIT ?", now, limit)
-      .toArray();
-  }
-
   /** Circuit closed: hand every parked dispatch back, oldest first, one call at a time. */
   private async releaseAll(now: number): Promise<void> {
-    for (const row of this.parkedDue(now, RELEASE_BATCH)) {
+    for (const row of this.held.due(now, RELEASE_BATCH)) {
       // A report may have re-opened the circuit while an earlier release was in flight.
       if (this.load().state !== "closed") return;
       await this.release(row);
@@ -356,7 +208,7 @@ export class Destination extends DurableObject<Env> {
 
   /** Half-open with the probe slot free: the oldest parked dispatch goes back as the probe. */
   private async releaseProbe(now: number): Promise<void> {
-    const head = this.parkedDue(now, 1)[0];
+    const head = this.held.due(now, 1)[0];
     if (!head) return;
     const ref = attemptRef(head.dispatch_id, head.attempt);
     const before = this.load();
@@ -379,17 +231,10 @@ export class Destination extends DurableObject<Env> {
   private async release(row: ParkedRow): Promise<boolean> {
     try {
       await this.releaser(this.env, row);
-      this.sql.exec("DELETE FROM held WHERE seq = ? AND version = ?", row.seq, row.version);
+      this.held.released(row);
       return true;
     } catch (error) {
-      const failures = row.release_failures + 1;
-      const backoff = Math.min(RELEASE_BACKOFF_MAX_MS, 1_000 * 2 ** Math.min(failures, 20));
-      this.sql.exec(
-        "UPDATE held SET release_failures = ?, release_after = ? WHERE seq = ?",
-        failures,
-        Date.now() + backoff,
-        row.seq,
-      );
+      const failures = this.held.backOff(row, Date.now());
       console.error(
         JSON.stringify({
           msg: "parked dispatch release failed",
@@ -454,21 +299,15 @@ export class Destination extends DurableObject<Env> {
     this.save(before, step, now, input.binding_key, null);
     if (step.circuit.state === "closed") return { parked: false, state: "closed" };
     // A dispatch parked again (released, then refused) keeps its place in line.
-    const row = this.sql
-      .exec<{ seq: number }>(
-        `INSERT INTO held (binding_key, dispatch_id, attempt, parked_at, lease_ms) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(dispatch_id) DO UPDATE SET binding_key = excluded.binding_key, attempt = excluded.attempt,
-           lease_ms = excluded.lease_ms, version = version + 1, release_after = 0, release_failures = 0
-         RETURNING seq`,
-        input.binding_key,
-        input.dispatch_id,
-        input.attempt,
-        now,
-        probeLeaseMs(input.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
-      )
-      .one();
-    const position =
-      this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM held WHERE seq <= ?", row.seq).one().n ?? 1;
+    const position = this.held.park(
+      {
+        binding_key: input.binding_key,
+        dispatch_id: input.dispatch_id,
+        attempt: input.attempt,
+        lease_ms: probeLeaseMs(input.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
+      },
+      now,
+    );
     await this.armAlarm(now);
     return { parked: true, state: step.circuit.state, position };
   }
@@ -476,7 +315,7 @@ export class Destination extends DurableObject<Env> {
   /** Drops a parked dispatch (cancelled or otherwise finished at its gate). */
   async unpark(request: UnparkRequest): Promise<{ removed: boolean }> {
     const input = unparkRequestSchema.parse(request);
-    const removed = this.sql.exec("DELETE FROM held WHERE dispatch_id = ?", input.dispatch_id).rowsWritten > 0;
+    const removed = this.held.remove(input.dispatch_id);
     if (removed) await this.armAlarm(Date.now());
     return { removed };
   }
@@ -511,35 +350,18 @@ export class Destination extends DurableObject<Env> {
   async stats(request: { now?: number } = {}): Promise<CircuitStats> {
     const now = request.now ?? Date.now();
     const circuit = advanceCircuit(this.load(), now).circuit;
-    const parked = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM held").one().n;
-    const counts = this.sql
-      .exec<{ from_state: CircuitState; to_state: CircuitState; n: number }>(
-        "SELECT from_state, to_state, n FROM transition_counts ORDER BY from_state, to_state",
-      )
-      .toArray();
     return {
       item: this.item(now),
-      parked,
+      parked: this.held.pending().count,
       probe: circuit.probe ? { ref: circuit.probe.ref, until: iso(circuit.probe.until) } : null,
-      transitions_total: counts.map((r) => ({ from: r.from_state, to: r.to_state, count: r.n })),
+      transitions_total: this.store.transitionCounts(),
     };
   }
 
   /** The transitions log, oldest first, paged by `seq`. */
   async transitions(request: TransitionsRequest = {}): Promise<{ items: TransitionItem[]; next_after: number | null }> {
     const input = transitionsRequestSchema.parse(request);
-    const rows = this.sql
-      .exec<{
-        seq: number;
-        at: number;
-        from_state: CircuitState;
-        to_state: CircuitState;
-        reason: string;
-        failures: number;
-        binding_key: string | null;
-        error: string | null;
-      }>("SELECT * FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?", input.after, input.limit)
-      .toArray();
+    const rows = this.store.transitions(input.after, input.limit);
     const items = rows.map((r) => ({
       seq: r.seq,
       from: r.from_state,
@@ -557,7 +379,7 @@ export class Destination extends DurableObject<Env> {
   async parked(): Promise<{
     items: { binding_key: string; dispatch_id: string; attempt: number; parked_at: string }[];
   }> {
-    const rows = this.sql.exec<ParkedRow>("SELECT * FROM held ORDER BY seq").toArray();
+    const rows = this.held.all();
     return {
       items: rows.map((r) => ({
         binding_key: r.binding_key,

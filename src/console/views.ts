@@ -4,7 +4,7 @@ import type { CircuitItem } from "../circuit/contract";
 import type { AttemptView, DispatchOutcome } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
 import type { dlqDetail, dlqSummary } from "../db/dlq-repo";
-import type { FlowGateSnapshot } from "../flow/flow-control";
+import type { FlowGateSnapshot } from "../flow/flow-types";
 
 export type { ApprovalView as ApprovalItem } from "../contracts/approvals";
 export type { ActionGraph } from "../observability/action-graph";

@@ -6,7 +6,8 @@ import type { AttemptView, DispatchOutcome, DispatchStatus } from "../contracts/
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 import { iso } from "../lib/time";
 import { scopedTopic } from "../observability/topics";
-import { type AttemptPatch, type DispatchIdentity, describe } from "./dispatch-log";
+import { describe } from "./dispatch-log";
+import type { AttemptPatch, DispatchIdentity } from "./log-items";
 
 export interface DispatchView extends DispatchOutcome {
   error_class: string | null;

@@ -1,3 +1,4 @@
+/** DLQ error classes (SPEC 11): from the structured cause of a failure first, its text second. */
 import type { ErrorCause } from "../contracts/dispatch";
 import type { ErrorClass } from "../contracts/dlq";
 

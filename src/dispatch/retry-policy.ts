@@ -1,3 +1,4 @@
+/** Retry policies (SPEC 11): the delay before each next attempt, and the attempts a binding may make. */
 export type RetryPolicy =
   | "svix"
   | { linear: { delay_ms: number } }

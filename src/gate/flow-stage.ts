@@ -9,7 +9,8 @@ import { decisionsBudgeted } from "../autonomy/decision-budget";
 import type { DispatchStatus } from "../contracts/dispatch";
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 import type { TriggerEvent } from "../contracts/events";
-import { FlowControl, type FlowDecision, type FlowEffects, type FlowOutcome } from "../flow/flow-control";
+import { FlowControl } from "../flow/flow-control";
+import type { FlowDecision, FlowEffects, FlowOutcome } from "../flow/flow-types";
 import { SqlFlowStore } from "../flow/sql-flow-store";
 import type { GateCore } from "./gate-core";
 

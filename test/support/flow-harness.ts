@@ -4,14 +4,9 @@
  * scenarios can drive time and read back what each dispatch would look like.
  */
 import type { FlowControlSpec } from "../../src/contracts/binding-spec";
-import {
-  type FlowAudit,
-  FlowControl,
-  type FlowDecision,
-  type FlowEffects,
-  type FlowOutcome,
-} from "../../src/flow/flow-control";
+import { FlowControl } from "../../src/flow/flow-control";
 import type { FlowStore } from "../../src/flow/flow-store";
+import type { FlowAudit, FlowDecision, FlowEffects, FlowOutcome } from "../../src/flow/flow-types";
 
 export const BINDING_KEY = "triage@v1";
 

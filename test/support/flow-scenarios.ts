@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import type { FlowControlSpec } from "../../src/contracts/binding-spec";
-import { flowTopic, gateKeyPart } from "../../src/flow/flow-control";
+import { flowTopic, gateKeyPart } from "../../src/flow/flow-keys";
 import { BINDING_KEY, type Harness } from "./flow-harness";
 
 export type Scenario = [name: string, flow: FlowControlSpec | null, run: (h: Harness) => void];

@@ -3,7 +3,7 @@
  * state of each version's BindingGate (`GET /v1/stats`: in flight, retries, held, flow-control gates).
  */
 import type { Hono } from "hono";
-import type { FlowGateSnapshot } from "../../flow/flow-control";
+import type { FlowGateSnapshot } from "../../flow/flow-types";
 import { apiPath } from "../api-client";
 import { type ConsoleEnv, redirectWithFlash, render, returnTo } from "../context";
 import { Badge, Csrf, Failure, Json, LiveBox, Time } from "../layout";

@@ -5,7 +5,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type Destination, type ParkedRow, releaseToGate } from "../../../src/circuit/destination";
+import type { Destination } from "../../../src/circuit/destination";
+import { type ParkedRow, releaseToGate } from "../../../src/circuit/parked-queue";
 import { eventually } from "../../support/api";
 
 let counter = 0;

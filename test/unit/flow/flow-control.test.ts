@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FLOW_PRIMITIVES, flowTopic, gateKeyPart, sanitizeTopicPart } from "../../../src/flow/flow-control";
+import { flowTopic, gateKeyPart, sanitizeTopicPart } from "../../../src/flow/flow-keys";
+import { FLOW_PRIMITIVES } from "../../../src/flow/flow-types";
 import { MemoryFlowStore } from "../../../src/flow/memory-flow-store";
 import { Harness } from "../../support/flow-harness";
 import { scenarios } from "../../support/flow-scenarios";

@@ -1,0 +1,105 @@
+/**
+ * One call into flow control: the spec, the store and the time it decides with, the moves of other
+ * dispatches and the audit records it collects, and the way back into the chain for a dispatch a
+ * primitive lets through. The primitive modules (`primitives/`) work on a run and know nothing else.
+ */
+import type { FlowControlSpec } from "../contracts/binding-spec";
+import { flowTopic } from "./flow-keys";
+import type { FlowLease, FlowPlan, FlowPrimitive, FlowStore, FlowWait, WaitPrimitive } from "./flow-store";
+import {
+  type FlowAudit,
+  type FlowBatch,
+  type FlowDecision,
+  type FlowEffects,
+  type FlowOutcome,
+  type FlowTransition,
+  primitiveIndex,
+} from "./flow-types";
+
+/** A gate's expired log entries are deleted once this many have accumulated (amortised pruning). */
+export const PRUNE_SLACK = 16;
+
+/** A dispatch moving through the chain. */
+export interface Walker {
+  id: string;
+  eventId: string;
+  plan: FlowPlan;
+  rankError?: string | null;
+}
+
+export function walkerOf(wait: FlowWait): Walker {
+  return { id: wait.dispatch_id, eventId: wait.event_id, plan: wait.plan };
+}
+
+/** What an admitted dispatch holds: exactly the singleton and concurrency gates of its plan. */
+export function leasesFor(plan: FlowPlan): FlowLease[] {
+  const leases: FlowLease[] = [];
+  if (plan.gates.singleton !== undefined) leases.push({ primitive: "singleton", gate: plan.gates.singleton });
+  if (plan.gates.concurrency !== undefined) leases.push({ primitive: "concurrency", gate: plan.gates.concurrency });
+  return leases;
+}
+
+export function waitOutcome(wait: FlowWait): FlowOutcome {
+  return { kind: "wait", primitive: wait.primitive, gate: wait.gate, until: wait.due, eta: wait.eta };
+}
+
+/** Runs a walker through the primitives from index `from` on. */
+export type Chain = (run: FlowRun, w: Walker, from: number, batch: FlowBatch | null) => FlowOutcome;
+
+export class FlowRun {
+  readonly others: FlowTransition[] = [];
+  readonly audit: FlowAudit[] = [];
+
+  constructor(
+    readonly flow: FlowControlSpec,
+    readonly store: FlowStore,
+    readonly now: number,
+    private readonly chain: Chain,
+  ) {}
+
+  /** Runs `w` through the chain from the start (`from` 0) or from a given index. */
+  advance(w: Walker, from: number, batch: FlowBatch | null = null): FlowOutcome {
+    return this.chain(this, w, from, batch);
+  }
+
+  /** Continues `w` with the primitive after `primitive` (it passed that one). */
+  continueAfter(w: Walker, primitive: FlowPrimitive, batch: FlowBatch | null = null): FlowOutcome {
+    return this.chain(this, w, primitiveIndex(primitive) + 1, batch);
+  }
+
+  /** Another dispatch moved: the gate applies `outcome` to it. */
+  moved(transition: FlowTransition): void {
+    this.others.push(transition);
+  }
+
+  emit(primitive: FlowPrimitive, gate: string, kind: string, dispatchId: string, payload: Record<string, unknown>) {
+    this.audit.push({
+      topic: flowTopic(primitive, gate),
+      kind,
+      dispatch_id: dispatchId,
+      payload: { gate, dispatch_id: dispatchId, ...payload },
+    });
+  }
+
+  addWait(w: Walker, primitive: WaitPrimitive, gate: string, due: number | null, eta: number | null): FlowWait {
+    return this.store.waitAdd({
+      dispatch_id: w.id,
+      primitive,
+      gate,
+      rank: primitive === "concurrency" ? w.plan.rank : 0,
+      arrived_at: this.now,
+      due,
+      eta,
+      event_id: w.eventId,
+      plan: w.plan,
+    });
+  }
+
+  effects(): FlowEffects {
+    return { others: this.others, audit: this.audit };
+  }
+
+  decision(outcome: FlowOutcome): FlowDecision {
+    return { ...outcome, others: this.others, audit: this.audit };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The shapes of flow control's answers (SPEC 9): what a call decides for its dispatch (`FlowOutcome`),
+ * what it did to others (`FlowTransition`), the audit records it produced, and the `/v1/stats`
+ * snapshot of its gates. The engine (`flow-control.ts`) and the gate that applies its decisions share
+ * them.
+ */
+import type { FlowControlSpec } from "../contracts/binding-spec";
+import type { FlowLease, FlowPrimitive, FlowStore, WaitPrimitive } from "./flow-store";
+
+/** The chain, in the order a dispatch passes it (SPEC 9). */
+export const FLOW_PRIMITIVES: readonly FlowPrimitive[] = [
+  "batch",
+  "debounce",
+  "rate_limit",
+  "throttle",
+  "singleton",
+  "concurrency",
+];
+
+export const primitiveIndex = (p: FlowPrimitive) => FLOW_PRIMITIVES.indexOf(p);
+
+export type FlowSkipReason = "batch_merged" | "debounced" | "rate_limited" | "singleton_active" | "key_error";
+
+/** A flushed batch as seen by its leader: members in order, leader first. */
+export interface FlowBatch {
+  gate: string;
+  members: Array<{ dispatch_id: string; event_id: string }>;
+}
+
+export type FlowOutcome =
+  | { kind: "admit"; leases: FlowLease[]; batch: FlowBatch | null }
+  | { kind: "skip"; reason: FlowSkipReason; primitive: FlowPrimitive; gate: string | null; error: string | null }
+  | { kind: "wait"; primitive: WaitPrimitive; gate: string; until: number | null; eta: number | null }
+  | { kind: "none" };
+
+export type FlowTransitionCause =
+  | "superseded" // debounce: a later arrival replaced it → skip debounced
+  | "batch_flushed" // batch: its group flushed → leader admit, followers skip batch_merged
+  | "leader_promoted" // batch: the leader left, this member now leads → wait until the deadline
+  | "woken" // throttle slot / concurrency slot taken → continues (admit, or skip/wait further on)
+  | "head_changed" // throttle: it became the head → wait until its slot
+  | "released"; // sweep: its dispatch was no longer live → nothing to apply
+
+export interface FlowTransition {
+  dispatch_id: string;
+  cause: FlowTransitionCause;
+  outcome: FlowOutcome;
+}
+
+export interface FlowAudit {
+  /** `trigger.<primitive>.<gate with [^A-Za-z0-9._-] → _>` */
+  topic: string;
+  kind: string;
+  dispatch_id: string;
+  payload: Record<string, unknown>;
+}
+
+export interface FlowEffects {
+  others: FlowTransition[];
+  audit: FlowAudit[];
+}
+
+export type FlowDecision = FlowOutcome & FlowEffects;
+
+export interface FlowAdmitInput {
+  dispatchId: string;
+  eventId: string;
+  /** The event JSON; CEL keys see it as `event`. */
+  event: unknown;
+  now: number;
+}
+
+export interface FlowGateSnapshot {
+  primitive: FlowPrimitive;
+  gate: string;
+  /** max (rate_limit, throttle, concurrency), size (batch), 1 (singleton), null (debounce). */
+  limit: number | null;
+  /** Admissions inside the current window (rate_limit, throttle). */
+  window: number | null;
+  /** Leases held (singleton, concurrency). */
+  active: number | null;
+  holders: string[];
+  /** Dispatches waiting (throttle/concurrency queue, batch members, debounce latest). */
+  waiting: number;
+  /** Head waiter (batch leader, debounce latest). */
+  head: string | null;
+  /** Head's timer (batch deadline, debounce until, throttle slot). */
+  due: number | null;
+}
+
+export interface FlowSnapshot {
+  gates: FlowGateSnapshot[];
+  total: number;
+  truncated: boolean;
+}
+
+export interface FlowControlOptions {
+  bindingKey: string;
+  flow: FlowControlSpec | null | undefined;
+  store: FlowStore;
+}
