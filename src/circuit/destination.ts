@@ -48,7 +48,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { iso } from "../lib/time";
-import { countDurableObjectOps } from "../observability/billable-ops";
+import { countDurableObjectOps } from "../observability/counting-bindings";
 import {
   abandonProbe,
   advanceCircuit,

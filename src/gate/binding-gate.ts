@@ -23,7 +23,7 @@ import type {
 } from "../contracts/gate-rpc";
 import { terminateIfDrained } from "../db/bindings-repo";
 import { followDeps } from "../handlers/a2a-follow";
-import { countDurableObjectOps } from "../observability/billable-ops";
+import { countDurableObjectOps } from "../observability/counting-bindings";
 import { A2aFollowStage } from "./a2a-follow-stage";
 import { AttemptStage } from "./attempt-stage";
 import { AutonomyStage } from "./autonomy-stage";

@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 import { markPartitionDropped, registerPartition, sealPartition } from "../db/partitions-repo";
 import { dispatchKeyTime, parseHistoryName, partitionSpanMs, retentionMs, sealDelayMs } from "../lib/partitions";
-import { countDurableObjectOps } from "../observability/billable-ops";
+import { countDurableObjectOps } from "../observability/counting-bindings";
 import { trustHash } from "../trust/trust-chain";
 import type { TrustRecordRow } from "../trust/trust-view";
 import { type Found, HistoryStore, type ListQuery, type TrustInput } from "./history-store";

@@ -4,13 +4,15 @@
  * and then routes it: one `BindingGate.admit` per matching binding version. A routing watermark,
  * persisted at most once a second, lets a restarted object route exactly what it had not finished.
  * The object seals its counters into D1 after its window and drops itself whole after retention,
- * first copying events something still needs to the pinned store.
+ * first copying events something still needs to the pinned store. Its storage is `event-store.ts`,
+ * the watermark `routing-watermark.ts`, the window's life (wake-ups, seal, drop) `event-window.ts`.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { AcceptAnswer, AcceptRequest, PublishTarget } from "../contracts/event-log-rpc";
 import type { TriggerEvent } from "../contracts/events";
 import { loadRoutingTable } from "../db/bindings-repo";
 import { claimDedupe, claimDedupeMany } from "../db/dedupe-repo";
-import { markPartitionDropped, registerEventPartition, sealEventPartition } from "../db/partitions-repo";
+import { registerEventPartition, sealEventPartition } from "../db/partitions-repo";
 import { admitRequestOf, RoutingCache, type RoutingTable, routesOf } from "../dispatch/routing-table";
 import { monotonicUuidv7, type Uuidv7State } from "../lib/ids";
 import {
@@ -23,42 +25,15 @@ import {
   withShard,
 } from "../lib/partitions";
 import { iso } from "../lib/time";
-import { countDurableObjectOps } from "../observability/billable-ops";
-import { pinnedEventIds } from "./event-pins";
-import { EventStore, type PublishTarget, type ReplayPointer, type StoredEvent } from "./event-store";
-
-export interface AcceptRequest {
-  /** The normalised event; the EventLog gives it its id and `received_at`. */
-  event: Omit<TriggerEvent, "id" | "received_at">;
-  source: string | null;
-  /** The signature style of a webhook (its `signature_<state>` intake record). */
-  style: string | null;
-  dedupe_scope: string;
-  dedupe_window_s: number;
-  target: PublishTarget | null;
-}
-
-export type AcceptAnswer =
-  | { status: "accepted"; event_id: string; received_at: string }
-  | { status: "duplicate"; event_id: string }
-  /** The window of this object is over: accept on the current one. */
-  | { status: "moved" }
-  /** Stored, but the dedupe claim could not be made yet: the object settles it itself later. */
-  | { status: "unavailable"; message: string };
-
-interface Progress {
-  /** Every event with an id up to here is routed (and counted in `accepted`). */
-  routed_through: string | null;
-  accepted: Record<string, number>;
-}
+import { countDurableObjectOps } from "../observability/counting-bindings";
+import { EventStore, type ReplayPointer, type StoredEvent } from "./event-store";
+import { dropWindow, eventLogWakeAt, eventWindowOf, releaseExpiredPins } from "./event-window";
+import { acceptedCounts, advanceProgress, readProgress } from "./routing-watermark";
 
 /** An accept arriving this long after the window ended goes to the next window instead. */
 const ACCEPT_GRACE_MS = 5_000;
 /** The watermark is persisted at most this often while events flow. */
 const PROGRESS_EVERY_MS = 1_000;
-/** Unrouted events are retried (and a restarted object recovers) on this period. */
-const RECOVERY_EVERY_MS = 5_000;
-/** Counters move to D1 this long after the window ends. */
 
 export class EventLog extends DurableObject<Env> {
   private readonly store: EventStore;
@@ -91,14 +66,7 @@ export class EventLog extends DurableObject<Env> {
 
   /** The window start and shard this object was named for (`events:<ISO>[:<shard>]`). */
   private window(): { start: number; end: number; shard: number } {
-    const match = /^events:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)(?::(\d+))?$/.exec(this.name);
-    const start = match?.[1] ? Date.parse(match[1]) : 0;
-    return { start, end: start + partitionSpanMs(this.env), shard: Number(match?.[2] ?? 0) };
-  }
-
-  private progress(): Progress {
-    const text = this.store.meta("progress");
-    return text ? (JSON.parse(text) as Progress) : { routed_through: null, accepted: {} };
+    return eventWindowOf(this.name, partitionSpanMs(this.env));
   }
 
   // ---- intake ---------------------------------------------------------------------------------
@@ -224,16 +192,7 @@ export class EventLog extends DurableObject<Env> {
 
   /** Moves the watermark up to just below the oldest unrouted event (one row written). */
   private saveProgress(): void {
-    const current = this.progress();
-    const oldest = [...this.unrouted].sort()[0];
-    const through = oldest
-      ? (this.store.idsBelow(oldest) ?? current.routed_through)
-      : (this.store.lastId() ?? current.routed_through);
-    if (!through || (current.routed_through && through <= current.routed_through)) return;
-    const counted = this.store.countBetween(current.routed_through, through);
-    const accepted = { ...current.accepted };
-    for (const [source, n] of Object.entries(counted)) accepted[source] = (accepted[source] ?? 0) + n;
-    this.store.setMeta("progress", JSON.stringify({ routed_through: through, accepted } satisfies Progress));
+    advanceProgress(this.store, this.unrouted);
   }
 
   /**
@@ -253,7 +212,7 @@ export class EventLog extends DurableObject<Env> {
 
   private async recoverNow(): Promise<void> {
     if (this.pinned) return;
-    const ids = this.store.idsAfter(this.progress().routed_through, 10_000);
+    const ids = this.store.idsAfter(readProgress(this.store).routed_through, 10_000);
     this.recoveredCount = ids.length;
     for (const id of ids) this.unrouted.add(id);
     if (ids.length > 0) await this.retryUnrouted();
@@ -301,16 +260,15 @@ export class EventLog extends DurableObject<Env> {
   }
 
   private async armAlarm(): Promise<void> {
-    const { end } = this.window();
-    const now = Date.now();
-    const due: number[] = [];
-    if (this.unrouted.size > 0) due.push(now + RECOVERY_EVERY_MS);
-    const sealAt = end + sealDelayMs(partitionSpanMs(this.env));
-    if (!this.pinned && this.store.meta("sealed") === null) due.push(sealAt);
-    // A window is dropped once sealed, so never before its seal time.
-    if (!this.pinned) due.push(Math.max(sealAt, end + retentionMs(this.env)));
-    else due.push(now + 86_400_000);
-    const next = Math.max(now + 50, Math.min(...due));
+    const next = eventLogWakeAt({
+      now: Date.now(),
+      end: this.window().end,
+      unrouted: this.unrouted.size > 0,
+      sealed: this.store.meta("sealed") !== null,
+      pinned: this.pinned,
+      spanMs: partitionSpanMs(this.env),
+      retentionMs: retentionMs(this.env),
+    });
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
@@ -339,10 +297,7 @@ export class EventLog extends DurableObject<Env> {
 
   /** Copies what is still needed to the pinned store, then drops the object (SPEC 1.1). */
   private async dropWindow(start: number, end: number): Promise<boolean> {
-    const ids = await pinnedEventIds(this.env, this.store.routedBindingKeys(), { from: start, to: end });
-    const keep = ids.map((id) => this.store.get(id)).filter((e): e is StoredEvent => e !== null);
-    if (keep.length > 0) await this.env.EVENT_LOG.getByName(PINNED_EVENT_LOG).pin(keep);
-    await markPartitionDropped(this.env.DB, this.name);
+    await dropWindow(this.env, this.store, this.name, { from: start, to: end });
     await this.ctx.storage.deleteAll();
     this.store.recreate();
     this.unrouted.clear();
@@ -351,13 +306,7 @@ export class EventLog extends DurableObject<Env> {
 
   /** Pinned store: drops events older than retention that nothing needs any more. */
   private async releasePins(now: number): Promise<void> {
-    const old = this.store.list({ limit: 500, ascending: true });
-    const cutoff = now - retentionMs(this.env);
-    const expired = old.filter((e) => (uuidv7Time(e.event.id) ?? 0) < cutoff).map((e) => e.event.id);
-    if (expired.length === 0) return;
-    const keys = [...new Set(old.flatMap((e) => e.routes))];
-    const still = new Set(await pinnedEventIds(this.env, keys, { ids: expired }));
-    for (const id of expired) if (!still.has(id)) this.store.remove(id);
+    await releaseExpiredPins(this.env, this.store, now - retentionMs(this.env));
   }
 
   private registering: Promise<void> | null = null;
@@ -406,12 +355,7 @@ export class EventLog extends DurableObject<Env> {
 
   /** Accepted events per source in this window, cumulative. */
   counts(): Record<string, number> {
-    const p = this.progress();
-    const out = { ...p.accepted };
-    for (const [source, n] of Object.entries(this.store.countAfter(p.routed_through))) {
-      out[source] = (out[source] ?? 0) + n;
-    }
-    return out;
+    return acceptedCounts(this.store);
   }
 
   /** The sweep's poke: routes what a lost alarm left unrouted. Returns how many were unrouted. */

@@ -3,6 +3,7 @@
  * its time-ordered id (WITHOUT ROWID, so a row costs one row written), large bodies split over chunk
  * rows, signature rejections, and the object's progress row. Synchronous SQL over DO storage.
  */
+import type { PublishTarget } from "../contracts/event-log-rpc";
 import type { TriggerEvent } from "../contracts/events";
 
 export const EVENT_LOG_SCHEMA = `
@@ -29,11 +30,6 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT RO
 
 /** Characters of event JSON per row; longer documents go to `event_chunks` (a row holds 2 MB at most). */
 const CHUNK_CHARS = 600_000;
-
-export interface PublishTarget {
-  binding_id: string;
-  version: number | null;
-}
 
 export interface ReplayPointer {
   dispatch_id: string;

@@ -3,7 +3,7 @@
  * goes to the EventLog of the current window, which stores it, claims its dedupe key in D1 and
  * answers. 202 is only answered once both are durable; routing happens after the answer.
  */
-import type { AcceptAnswer, AcceptRequest } from "../history/event-log";
+import type { AcceptAnswer, AcceptRequest } from "../contracts/event-log-rpc";
 import { AppError } from "../lib/errors";
 import { eventLogName, eventShards, partitionSpanMs, partitionStart } from "../lib/partitions";
 import { API_SOURCE, countIntake } from "../observability/intake-counters";

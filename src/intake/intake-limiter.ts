@@ -6,7 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { AppError } from "../lib/errors";
-import { countDurableObjectOps } from "../observability/billable-ops";
+import { countDurableObjectOps } from "../observability/counting-bindings";
 import { type Bucket, type BucketConfig, refill, retryAfterSeconds, takeFrom } from "./token-bucket";
 
 const CHUNK = 16;

@@ -6,7 +6,7 @@
  * record of the newest window retention dropped, where verification starts.
  */
 import { DurableObject } from "cloudflare:workers";
-import { countDurableObjectOps } from "../observability/billable-ops";
+import { countDurableObjectOps } from "../observability/counting-bindings";
 import { GENESIS_HASH } from "./trust-chain";
 
 export interface ChainPart {

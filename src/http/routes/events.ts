@@ -1,10 +1,10 @@
 /** `/v1/events`: publish (SPEC 4.7), list newest first, detail with dispatches. */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import type { AcceptRequest } from "../../contracts/event-log-rpc";
 import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema } from "../../contracts/events";
 import { listVersions } from "../../db/bindings-repo";
 import { outcomeView, viewOf } from "../../dispatch/dispatch-view";
-import type { AcceptRequest } from "../../history/event-log";
 import { dispatchesOfEvent, listEvents } from "../../history/event-queries";
 import { loadStoredEvent } from "../../history/event-reader";
 import { acceptEvents } from "../../intake/accept";

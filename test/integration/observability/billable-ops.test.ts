@@ -8,16 +8,10 @@ import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { beforeEach, describe, expect, it } from "vitest";
-import {
-  BILLABLE_OPS_PATH,
-  billableOpsReport,
-  countBillableOps,
-  countDurableObjectOps,
-  originOfRequest,
-  resetBillableOps,
-  statementKey,
-  withBillableOps,
-} from "../../../src/observability/billable-ops";
+import { BILLABLE_OPS_PATH, originOfRequest, withBillableOps } from "../../../src/observability/billable-ops";
+import { countBillableOps, countDurableObjectOps } from "../../../src/observability/counting-bindings";
+import { statementKey } from "../../../src/observability/d1-counting";
+import { billableOpsReport, resetBillableOps } from "../../../src/observability/op-counts";
 
 // An own property on a child of `env`: assigning would go through `env`'s set trap and flag it for everyone.
 const flagged = (): Env => Object.create(env, { BILLABLE_OPS_COUNTING: { value: "true" } }) as Env;
