@@ -95,15 +95,17 @@ const retrySchema = z.strictObject({
   policy: retryPolicySchema.default("svix"),
 });
 
-const FLOW_PRIMITIVES = [
+/** The flow-control primitives in the order a dispatch passes them (SPEC 9). */
+export const FLOW_PRIMITIVE_NAMES = [
   "batch",
   "debounce",
   "rate_limit",
   "throttle",
   "singleton",
   "concurrency",
-  "priority",
 ] as const;
+/** The fields of `flow_control`: the primitives, and `priority`, which ranks concurrency waiters. */
+const FLOW_CONTROL_FIELDS = [...FLOW_PRIMITIVE_NAMES, "priority"] as const;
 
 const flowControlSchema = z
   .strictObject({
@@ -124,7 +126,7 @@ const flowControlSchema = z
   })
   .superRefine(
     (fc, ctx) => {
-      const present = FLOW_PRIMITIVES.filter((p) => fc[p] !== undefined);
+      const present = FLOW_CONTROL_FIELDS.filter((p) => fc[p] !== undefined);
       if (present.includes("batch") && present.length > 1) {
         ctx.addIssue({
           code: "custom",

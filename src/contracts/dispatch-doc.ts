@@ -25,7 +25,8 @@ export interface DispatchTimer {
   attempt: number;
 }
 
-export interface DispatchDoc {
+/** Which dispatch this is: its binding version, event and trace (every record of it carries these). */
+export interface DispatchKey {
   dispatch_id: string;
   binding_key: string;
   binding_id: string;
@@ -34,6 +35,9 @@ export interface DispatchDoc {
   trace_id: string;
   tenant_id: string | null;
   replay_of_event_id: string | null;
+}
+
+export interface DispatchDoc extends DispatchKey {
   handler_kind: string;
   target_uri: string;
   /** A DLQ replay: its success resolves this entry. */

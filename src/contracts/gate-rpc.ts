@@ -5,7 +5,7 @@
 import type { Tier } from "../autonomy/tiers";
 import type { BindingSpec } from "./binding-spec";
 import type { DispatchStatus } from "./dispatch";
-import type { DispatchDoc } from "./dispatch-doc";
+import type { DispatchDoc, DispatchKey } from "./dispatch-doc";
 import type { TriggerEvent } from "./events";
 
 export interface PreviousSigningSecret {
@@ -21,15 +21,7 @@ export function signingSecretsAt(current: string, previous: PreviousSigningSecre
   ].filter((s) => s !== "");
 }
 
-export interface AdmitRequest {
-  dispatch_id: string;
-  binding_key: string;
-  binding_id: string;
-  binding_version: number;
-  event_id: string;
-  trace_id: string;
-  tenant_id: string | null;
-  replay_of_event_id: string | null;
+export interface AdmitRequest extends DispatchKey {
   spec: BindingSpec;
   signing_secret: string;
   /** The secret a rotation replaced, signed with too until `until` (epoch ms; SPEC 12.1). */

@@ -124,16 +124,21 @@ export async function claimJobs(
   const cut = claimCutoffs(now, leaseMs);
   const rows = await drizzle(d1)
     .update(workerJobs)
-    .set({
-      state: "leased",
-      consumerId,
-      leaseExpiresAt: cut.lease_expires_at,
-      claims: sql`${workerJobs.claims} + 1`,
-      updatedAt: cut.now,
-    })
+    .set(leasedTo(consumerId, cut))
     .where(sql`${workerJobs.jobId} IN (${claimCandidates(queue, cut, max, tenant)})`)
     .returning();
   return rows.sort((a, b) => compareForClaim(clockOf(a), clockOf(b), now));
+}
+
+/** The columns a claim writes: leased to `consumerId` until the cut-off, one claim more. */
+function leasedTo(consumerId: string, cut: ReturnType<typeof claimCutoffs>) {
+  return {
+    state: "leased" as const,
+    consumerId,
+    leaseExpiresAt: cut.lease_expires_at,
+    claims: sql`${workerJobs.claims} + 1`,
+    updatedAt: cut.now,
+  };
 }
 
 /**
@@ -150,13 +155,7 @@ export async function leaseJob(
   const cut = claimCutoffs(now, leaseMs);
   const rows = await drizzle(d1)
     .update(workerJobs)
-    .set({
-      state: "leased",
-      consumerId,
-      leaseExpiresAt: cut.lease_expires_at,
-      claims: sql`${workerJobs.claims} + 1`,
-      updatedAt: cut.now,
-    })
+    .set(leasedTo(consumerId, cut))
     .where(
       and(
         eq(workerJobs.jobId, jobId),

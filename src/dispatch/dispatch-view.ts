@@ -7,7 +7,7 @@ import type { DispatchDoc } from "../contracts/dispatch-doc";
 import { iso } from "../lib/time";
 import { scopedTopic } from "../observability/topics";
 import { describe } from "./dispatch-log";
-import type { AttemptPatch, DispatchIdentity } from "./log-items";
+import { type AttemptPatch, type DispatchIdentity, outcomeOf } from "./log-items";
 
 export interface DispatchView extends DispatchOutcome {
   error_class: string | null;
@@ -82,16 +82,7 @@ export function viewOf(doc: DispatchDoc): DispatchView {
     }
   }
   return {
-    trigger_id: d.binding_id,
-    binding_key: d.binding_key,
-    event_id: d.event_id,
-    attempt_count: attemptCount,
-    status,
-    handler_kind: d.handler_kind,
-    target_uri: d.target_uri,
-    replay_of_event_id: d.replay_of_event_id,
-    result,
-    error,
+    ...outcomeOf(d, status, attemptCount, result, error),
     error_class: errorClass,
     attempts: [...attempts.entries()]
       .sort((a, b) => a[0] - b[0])

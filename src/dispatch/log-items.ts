@@ -4,18 +4,11 @@
  * their SPEC 14 ids.
  */
 import type { AttemptOutcome, DispatchOutcome, DispatchStatus } from "../contracts/dispatch";
+import type { DispatchKey } from "../contracts/dispatch-doc";
 import type { ErrorClass } from "../contracts/dlq";
 import { TOPICS } from "../observability/topics";
 
-export interface DispatchIdentity {
-  dispatch_id: string;
-  binding_key: string;
-  binding_id: string;
-  binding_version: number;
-  event_id: string;
-  trace_id: string;
-  tenant_id: string | null;
-  replay_of_event_id: string | null;
+export interface DispatchIdentity extends DispatchKey {
   handler_kind: string;
   target_uri: string;
   /** A DLQ replay: its success resolves this entry. */

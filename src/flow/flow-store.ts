@@ -12,8 +12,9 @@
  *   a batch gate's waits are the open group's members, the first being the leader, whose `due` is the
  *   group deadline.
  */
+import type { FLOW_PRIMITIVE_NAMES } from "../contracts/binding-spec";
 
-export type FlowPrimitive = "batch" | "debounce" | "rate_limit" | "throttle" | "singleton" | "concurrency";
+export type FlowPrimitive = (typeof FLOW_PRIMITIVE_NAMES)[number];
 export type LogPrimitive = "rate_limit" | "throttle";
 export type LeasePrimitive = "singleton" | "concurrency";
 export type WaitPrimitive = "batch" | "debounce" | "throttle" | "concurrency";
@@ -47,6 +48,18 @@ export interface FlowWait {
   plan: FlowPlan;
 }
 
+/** A lease to take if the gate has room (`leaseTryAcquire`). */
+export interface LeaseRequest {
+  primitive: LeasePrimitive;
+  gate: string;
+  dispatch_id: string;
+  at: number;
+  /** Holders the gate allows. */
+  max: number;
+  /** Refuse while a wait is queued at the same gate (concurrency: nobody overtakes the queue). */
+  unless_waiters: boolean;
+}
+
 export interface FlowStoreSummary {
   /** Entries inside the current window, per gate. */
   logs: Array<{ primitive: LogPrimitive; gate: string; count: number }>;
@@ -75,14 +88,7 @@ export interface FlowStore {
    * Acquires a lease only if the gate has fewer than `max` holders and, with `unlessWaiters`, no wait
    * queued at the same (primitive, gate). True when acquired. One statement in SQL.
    */
-  leaseTryAcquire(
-    primitive: LeasePrimitive,
-    gate: string,
-    dispatchId: string,
-    at: number,
-    max: number,
-    unlessWaiters: boolean,
-  ): boolean;
+  leaseTryAcquire(request: LeaseRequest): boolean;
   leaseRemove(primitive: LeasePrimitive, gate: string, dispatchId: string): void;
   /** Removes every lease of a dispatch and returns them. */
   leaseReleaseAll(dispatchId: string): FlowLease[];

@@ -4,18 +4,11 @@
  * snapshot of its gates. The engine (`flow-control.ts`) and the gate that applies its decisions share
  * them.
  */
-import type { FlowControlSpec } from "../contracts/binding-spec";
+import { FLOW_PRIMITIVE_NAMES, type FlowControlSpec } from "../contracts/binding-spec";
 import type { FlowLease, FlowPrimitive, FlowStore, WaitPrimitive } from "./flow-store";
 
 /** The chain, in the order a dispatch passes it (SPEC 9). */
-export const FLOW_PRIMITIVES: readonly FlowPrimitive[] = [
-  "batch",
-  "debounce",
-  "rate_limit",
-  "throttle",
-  "singleton",
-  "concurrency",
-];
+export const FLOW_PRIMITIVES: readonly FlowPrimitive[] = FLOW_PRIMITIVE_NAMES;
 
 export const primitiveIndex = (p: FlowPrimitive) => FLOW_PRIMITIVES.indexOf(p);
 

@@ -8,6 +8,7 @@ import type {
   FlowStoreSummary,
   FlowWait,
   LeasePrimitive,
+  LeaseRequest,
   LogPrimitive,
   WaitPrimitive,
 } from "./flow-store";
@@ -104,18 +105,11 @@ export class MemoryFlowStore implements FlowStore {
     this.leasesByDispatch.set(dispatchId, mine);
   }
 
-  leaseTryAcquire(
-    primitive: LeasePrimitive,
-    gate: string,
-    dispatchId: string,
-    at: number,
-    max: number,
-    unlessWaiters: boolean,
-  ): boolean {
+  leaseTryAcquire({ primitive, gate, dispatch_id: dispatchId, at, max, unless_waiters }: LeaseRequest): boolean {
     const holders = this.leases.get(keyOf(primitive, gate));
     if (holders?.has(dispatchId)) return false;
     if ((holders?.size ?? 0) >= max) return false;
-    if (unlessWaiters && primitive === "concurrency" && this.waitCount(primitive, gate) > 0) return false;
+    if (unless_waiters && primitive === "concurrency" && this.waitCount(primitive, gate) > 0) return false;
     this.leaseAdd(primitive, gate, dispatchId, at);
     return true;
   }

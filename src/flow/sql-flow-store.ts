@@ -25,6 +25,7 @@ import type {
   FlowStoreSummary,
   FlowWait,
   LeasePrimitive,
+  LeaseRequest,
   LogPrimitive,
   WaitPrimitive,
 } from "./flow-store";
@@ -155,14 +156,7 @@ export class SqlFlowStore implements FlowStore {
     );
   }
 
-  leaseTryAcquire(
-    primitive: LeasePrimitive,
-    gate: string,
-    dispatchId: string,
-    at: number,
-    max: number,
-    unlessWaiters: boolean,
-  ): boolean {
+  leaseTryAcquire(r: LeaseRequest): boolean {
     const inserted = this.sql
       .exec(
         `INSERT INTO flow_leases (primitive, gate, dispatch_id, acquired_at)
@@ -171,12 +165,12 @@ export class SqlFlowStore implements FlowStore {
            AND (?6 = 0 OR NOT EXISTS (SELECT 1 FROM flow_waits WHERE primitive = ?1 AND gate = ?2))
          ON CONFLICT DO NOTHING
          RETURNING dispatch_id`,
-        primitive,
-        gate,
-        dispatchId,
-        at,
-        max,
-        unlessWaiters ? 1 : 0,
+        r.primitive,
+        r.gate,
+        r.dispatch_id,
+        r.at,
+        r.max,
+        r.unless_waiters ? 1 : 0,
       )
       .toArray();
     return inserted.length > 0;

@@ -9,6 +9,7 @@ import type { DispatchStatus } from "../contracts/dispatch";
 import type { DispatchDoc, DispatchTimer, GateTimerKind } from "../contracts/dispatch-doc";
 import type { TrustInput } from "../history/history-store";
 import { iso } from "../lib/time";
+import type { TrustFields } from "../trust/trust-view";
 
 type OldRow = {
   dispatch_id: string;
@@ -118,16 +119,7 @@ export function pendingLegacyTrust(sql: SqlStorage): { seq: number; record: Trus
     .exec<{ seq: number; item: string }>("SELECT seq, item FROM trust_outbox ORDER BY seq")
     .toArray()
     .map((row) => {
-      const item = JSON.parse(row.item) as {
-        record_key: string;
-        binding_id: string;
-        tenant_id: string | null;
-        action: string;
-        outcome: string;
-        tier: string;
-        metadata_json: string;
-        at: number;
-      };
+      const item = JSON.parse(row.item) as TrustFields & { metadata_json: string; at: number };
       return {
         seq: row.seq,
         record: {

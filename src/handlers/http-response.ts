@@ -2,7 +2,8 @@
 import type { HandlerResult } from "../contracts/dispatch";
 import { parseRetryAfter } from "../dispatch/retry-policy";
 
-function parseBody(text: string): unknown {
+/** A response body as JSON when it parses, else as text; empty is null. */
+export function parseBody(text: string): unknown {
   if (text === "") return null;
   try {
     return JSON.parse(text);

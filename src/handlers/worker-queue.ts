@@ -25,7 +25,7 @@ import { deadline as deadlineOf } from "../lib/deadline";
 import { iso } from "../lib/time";
 import { type AttemptContext, outboundHeaders } from "./envelope";
 import type { HandlerEnv } from "./handler-env";
-import { readBodyText } from "./http-response";
+import { parseBody, readBodyText } from "./http-response";
 import { jobPriority, parsePushBindings } from "./worker-jobs-policy";
 
 /** D1 rows are capped at 2 MB; keep the event column safely under it. */
@@ -168,14 +168,5 @@ async function deliver(
     return { ok: false, error: `push failed: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     limit.clear();
-  }
-}
-
-function parseBody(text: string): unknown {
-  if (text === "") return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }

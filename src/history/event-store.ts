@@ -31,6 +31,19 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT RO
 /** Characters of event JSON per row; longer documents go to `event_chunks` (a row holds 2 MB at most). */
 const CHUNK_CHARS = 600_000;
 
+/** A page of stored events: newest first below `before`, or oldest first above `after`, filtered. */
+export interface EventListQuery {
+  before?: string | null;
+  after?: string | null;
+  ascending?: boolean;
+  limit: number;
+  provider?: string | undefined;
+  kind?: string | undefined;
+  source?: string | undefined;
+  trace_id?: string | undefined;
+  tenant_id?: string | null | undefined;
+}
+
 export interface ReplayPointer {
   dispatch_id: string;
   binding_key: string;
@@ -139,17 +152,7 @@ export class EventStore {
   }
 
   /** Events newest first, below `before` (an event id), matching the filters. */
-  list(q: {
-    before?: string | null;
-    limit: number;
-    provider?: string | undefined;
-    kind?: string | undefined;
-    source?: string | undefined;
-    trace_id?: string | undefined;
-    tenant_id?: string | null | undefined;
-    after?: string | null;
-    ascending?: boolean;
-  }): StoredEvent[] {
+  list(q: EventListQuery): StoredEvent[] {
     const where: string[] = [];
     const args: SqlStorageValue[] = [];
     if (q.before) {

@@ -5,7 +5,7 @@
  * Synchronous SQL over DO storage.
  */
 import type { DispatchDoc } from "../contracts/dispatch-doc";
-import type { TrustRecordRow } from "../trust/trust-view";
+import type { TrustFields, TrustRecordRow } from "../trust/trust-view";
 import type { EntryStats } from "./history-totals";
 
 export const HISTORY_SCHEMA = `
@@ -36,13 +36,7 @@ CREATE TABLE IF NOT EXISTS trust_extra (
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;`;
 
 /** A trust record's content before it is chained (SPEC 8). */
-export interface TrustInput {
-  record_key: string;
-  binding_id: string;
-  tenant_id: string | null;
-  action: string;
-  outcome: string;
-  tier: string;
+export interface TrustInput extends TrustFields {
   metadata: unknown;
   /** RFC 3339. */
   at: string;

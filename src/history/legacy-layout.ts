@@ -5,7 +5,7 @@
  * dispatches, lists and records written before the upgrade stay readable with the same answers.
  */
 import { type AttemptView, type DispatchStatus, storedAttemptOutcome } from "../contracts/dispatch";
-import type { DispatchDoc } from "../contracts/dispatch-doc";
+import type { DispatchDoc, DispatchKey } from "../contracts/dispatch-doc";
 import type { SignatureStatus, TriggerEvent } from "../contracts/events";
 import type { StoredEvent } from "./event-store";
 
@@ -28,19 +28,11 @@ type EventRow = {
   target_version: number | null;
 };
 
-type DispatchRow = {
-  dispatch_id: string;
-  binding_key: string;
-  binding_id: string;
-  binding_version: number;
-  event_id: string;
-  trace_id: string;
-  tenant_id: string | null;
+type DispatchRow = DispatchKey & {
   status: string;
   attempt_count: number;
   handler_kind: string;
   target_uri: string;
-  replay_of_event_id: string | null;
   result: string | null;
   error: string | null;
   error_class: string | null;

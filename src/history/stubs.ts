@@ -4,22 +4,12 @@
  * these methods are declared here once and the objects implement them (`implements`).
  */
 import type { DispatchDoc } from "../contracts/dispatch-doc";
-import type { StoredEvent } from "./event-store";
+import type { EventListQuery, StoredEvent } from "./event-store";
 import type { Found, ListQuery } from "./history-store";
 
 export interface EventLogReads {
   get(ids: string[]): Promise<StoredEvent[]>;
-  list(q: {
-    before?: string | null;
-    after?: string | null;
-    ascending?: boolean;
-    limit: number;
-    provider?: string | undefined;
-    kind?: string | undefined;
-    source?: string | undefined;
-    trace_id?: string | undefined;
-    tenant_id?: string | null | undefined;
-  }): Promise<StoredEvent[]>;
+  list(q: EventListQuery): Promise<StoredEvent[]>;
   audits(
     limit: number,
   ): Promise<{ at: number; tenant_id: string | null; topic: string; kind: string; payload: unknown }[]>;

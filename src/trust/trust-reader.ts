@@ -7,7 +7,7 @@ import type { TrustInput } from "../history/history-store";
 import { historyName, partitionSpanMs, partitionStart } from "../lib/partitions";
 import { type ChainCheck, type ChainedRecord, verifyChain } from "./trust-chain";
 import type { Checkpoint } from "./trust-ledger";
-import type { TrustRecordRow } from "./trust-view";
+import { type TrustRecordRow, trustView } from "./trust-view";
 
 /** Chain records of the earlier layout (D1 `trust_records`), with their chain positions as `seq`. */
 export async function legacyChain(d1: D1Database, bindingId: string): Promise<TrustRecordRow[]> {
@@ -54,17 +54,7 @@ export async function appendTrust(env: Env, bindingId: string, records: TrustInp
 }
 
 export function chained(row: TrustRecordRow): ChainedRecord {
-  return {
-    seq: row.seq,
-    binding_id: row.binding_id,
-    action: row.action,
-    outcome: row.outcome,
-    tier: row.tier,
-    metadata: JSON.parse(row.metadata) as unknown,
-    at: row.at,
-    prev_hash: row.prev_hash,
-    hash: row.hash,
-  };
+  return trustView(row);
 }
 
 /**

@@ -1,13 +1,17 @@
 /** Trust records as stored in D1 and as the API shows them (SPEC 19). */
 import type { JsonValue } from "../lib/cel";
-export interface TrustRecordRow {
-  seq: number;
+/** What every trust record says, before and after it is chained. */
+export interface TrustFields {
   record_key: string;
   binding_id: string;
   tenant_id: string | null;
   action: string;
   outcome: string;
   tier: string;
+}
+
+export interface TrustRecordRow extends TrustFields {
+  seq: number;
   metadata: string;
   prev_hash: string;
   hash: string;

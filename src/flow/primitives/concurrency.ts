@@ -15,7 +15,16 @@ export function concurrencyArrive(run: FlowRun, w: Walker, gate: string): FlowOu
   const max = maxOf(run);
   const extra = w.rankError ? { rank_error: w.rankError } : {};
   // A free slot with nobody queued: take it in one statement.
-  if (run.store.leaseTryAcquire("concurrency", gate, w.id, run.now, max, true)) {
+  if (
+    run.store.leaseTryAcquire({
+      primitive: "concurrency",
+      gate,
+      dispatch_id: w.id,
+      at: run.now,
+      max,
+      unless_waiters: true,
+    })
+  ) {
     run.emit("concurrency", gate, "concurrency_acquired", w.id, { max, rank: w.plan.rank, waited_ms: 0, ...extra });
     return null;
   }

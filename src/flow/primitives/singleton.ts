@@ -5,7 +5,16 @@ import type { FlowOutcome } from "../flow-types";
 
 /** Null when the dispatch holds (or already held) the gate's lease. */
 export function singleton(run: FlowRun, w: Walker, gate: string): FlowOutcome | null {
-  if (run.store.leaseTryAcquire("singleton", gate, w.id, run.now, 1, false)) {
+  if (
+    run.store.leaseTryAcquire({
+      primitive: "singleton",
+      gate,
+      dispatch_id: w.id,
+      at: run.now,
+      max: 1,
+      unless_waiters: false,
+    })
+  ) {
     run.emit("singleton", gate, "singleton_acquired", w.id, {});
     return null;
   }

@@ -87,15 +87,69 @@ describe("SqlFlowStore", () => {
 
   it("acquires a lease only when the gate has room (and, if asked, nobody waits)", async () => {
     await withSqlStore((store) => {
-      expect(store.leaseTryAcquire("singleton", "s", "a", 1, 1, false)).toBe(true);
-      expect(store.leaseTryAcquire("singleton", "s", "b", 2, 1, false)).toBe(false);
-      expect(store.leaseTryAcquire("singleton", "s", "a", 3, 1, false)).toBe(false); // already held
-      expect(store.leaseTryAcquire("concurrency", "c", "a", 1, 2, true)).toBe(true);
+      expect(
+        store.leaseTryAcquire({
+          primitive: "singleton",
+          gate: "s",
+          dispatch_id: "a",
+          at: 1,
+          max: 1,
+          unless_waiters: false,
+        }),
+      ).toBe(true);
+      expect(
+        store.leaseTryAcquire({
+          primitive: "singleton",
+          gate: "s",
+          dispatch_id: "b",
+          at: 2,
+          max: 1,
+          unless_waiters: false,
+        }),
+      ).toBe(false);
+      expect(
+        store.leaseTryAcquire({
+          primitive: "singleton",
+          gate: "s",
+          dispatch_id: "a",
+          at: 3,
+          max: 1,
+          unless_waiters: false,
+        }),
+      ).toBe(false); // already held
+      expect(
+        store.leaseTryAcquire({
+          primitive: "concurrency",
+          gate: "c",
+          dispatch_id: "a",
+          at: 1,
+          max: 2,
+          unless_waiters: true,
+        }),
+      ).toBe(true);
       const plan = { gates: {}, rank: 0 };
       const base = { primitive: "concurrency" as const, gate: "c", rank: 0, arrived_at: 0, due: null, eta: null };
       store.waitAdd({ ...base, dispatch_id: "w", event_id: "ew", plan });
-      expect(store.leaseTryAcquire("concurrency", "c", "b", 2, 2, true)).toBe(false); // someone waits
-      expect(store.leaseTryAcquire("concurrency", "c", "b", 2, 2, false)).toBe(true);
+      expect(
+        store.leaseTryAcquire({
+          primitive: "concurrency",
+          gate: "c",
+          dispatch_id: "b",
+          at: 2,
+          max: 2,
+          unless_waiters: true,
+        }),
+      ).toBe(false); // someone waits
+      expect(
+        store.leaseTryAcquire({
+          primitive: "concurrency",
+          gate: "c",
+          dispatch_id: "b",
+          at: 2,
+          max: 2,
+          unless_waiters: false,
+        }),
+      ).toBe(true);
       expect(store.leaseHolders("concurrency", "c")).toEqual(["a", "b"]);
       expect(store.tracks("a")).toBe(true);
       expect(store.tracks("w")).toBe(true);
