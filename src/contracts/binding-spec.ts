@@ -1,3 +1,4 @@
+/** The binding spec (SPEC 5): ids and keys of bindings, and the zod schema of every field a binding declares. */
 import { z } from "zod";
 import { compileCel } from "../lib/cel";
 import { boundedDuration, durationSchema } from "./duration";

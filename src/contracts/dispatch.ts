@@ -1,3 +1,4 @@
+/** Dispatch statuses, handler results, outcomes and attempts (SPEC 6, 12.1, 19): the shapes every layer shares. */
 import { z } from "zod";
 
 export const TERMINAL_STATUSES = ["succeeded", "skipped", "waiting", "dlq", "failed", "cancelled"] as const;

@@ -1,3 +1,4 @@
+/** Durations in specs and queries (`"30s"`, `"5m"`, or milliseconds): parsing, bounds and display. */
 import { z } from "zod";
 
 const UNIT_MS = {

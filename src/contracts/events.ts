@@ -1,3 +1,4 @@
+/** Trigger events (SPEC 3): the normalised event, its signature status, and the publish input with its bounds. */
 import { z } from "zod";
 import { tenantIdRegex } from "./sources";
 import { wellFormed } from "./unicode";

@@ -1,3 +1,4 @@
+/** Handler URIs (SPEC 12): the kinds a binding may target, their parsing and validation, and destination keys. */
 import { z } from "zod";
 
 export type HandlerKind = "https" | "service" | "a2a" | "worker" | "persona";

@@ -1,3 +1,4 @@
+/** Webhook sources (SPEC 4): verification styles, the source input and the view the API returns. */
 import { z } from "zod";
 
 export const verifyStyleSchema = z.enum(["github", "notion", "linear", "slack", "stripe", "standard", "hmac", "none"]);

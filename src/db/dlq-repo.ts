@@ -1,3 +1,4 @@
+/** DLQ entries in D1 (SPEC 13.5): filters, pages, and the summary and detail views. */
 import { and, asc, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { AttemptView } from "../contracts/dispatch";

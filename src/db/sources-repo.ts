@@ -1,3 +1,4 @@
+/** Sources in D1 (SPEC 4): reads, pages, the API view, and the Notion verification token. */
 import { and, asc, eq, gt, isNotNull, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SourceView } from "../contracts/sources";

@@ -1,3 +1,4 @@
+/** Cursor pagination of every list (SPEC 15): the `limit` query schema, opaque cursors and pages. */
 import { z } from "zod";
 import { AppError } from "../lib/errors";
 
