@@ -142,6 +142,11 @@ rows.push(
   ),
 );
 rows.push(
+  measure("hot binding, debounce deliver all (20 keys, bursts of 100) admit", () =>
+    admitOnly(engine({ debounce: { key: "event.payload.repo", period: 60_000, deliver: "all" } })),
+  ),
+);
+rows.push(
   measure("hot binding, batch size 10 (20 keys) admit", () =>
     admitOnly(engine({ batch: { key: "event.payload.repo", size: 10, timeout: 60_000 } })),
   ),

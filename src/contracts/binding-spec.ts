@@ -49,6 +49,12 @@ const nonNegativeInt = z.number().int().min(0);
 const positiveInt = z.number().int().min(1);
 const nonNegativeUsd = z.number().min(0);
 const positiveDuration = boundedDuration({ min: 1 });
+
+/** Debounce bursts (SPEC 9.2): events a burst may collect, by default and at most. */
+export const DEBOUNCE_MAX_EVENTS_DEFAULT = 100;
+const DEBOUNCE_MAX_EVENTS_LIMIT = 1_000;
+/** A burst's default `max_wait`, in periods. */
+export const DEBOUNCE_MAX_WAIT_PERIODS = 10;
 /** A CEL expression (predicate or flow-control key); compile errors are reported with their position. */
 const celExpression = z
   .string()
@@ -111,7 +117,18 @@ const FLOW_CONTROL_FIELDS = [...FLOW_PRIMITIVE_NAMES, "priority"] as const;
 const flowControlSchema = z
   .strictObject({
     batch: z.strictObject({ key: celExpression.optional(), size: positiveInt, timeout: positiveDuration }).optional(),
-    debounce: z.strictObject({ key: celExpression, period: positiveDuration }).optional(),
+    debounce: z
+      .strictObject({
+        key: celExpression,
+        period: positiveDuration,
+        /** `all`: the surviving dispatch carries every event of the burst as `event.batch`. */
+        deliver: z.enum(["last", "all"]).optional(),
+        /** A burst ends at once after this many events (default 100). */
+        max_events: z.number().int().min(1).max(DEBOUNCE_MAX_EVENTS_LIMIT).optional(),
+        /** A burst ends at once this long after its first event (default 10 × period). */
+        max_wait: positiveDuration.optional(),
+      })
+      .optional(),
     rate_limit: z
       .strictObject({ key: celExpression.optional(), period: positiveDuration, max: positiveInt })
       .optional(),

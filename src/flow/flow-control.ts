@@ -83,7 +83,6 @@ import type { FlowStore, WaitPrimitive } from "./flow-store";
 import {
   FLOW_PRIMITIVES,
   type FlowAdmitInput,
-  type FlowBatch,
   type FlowControlOptions,
   type FlowDecision,
   type FlowEffects,
@@ -210,6 +209,16 @@ export class FlowControl {
     return { ...run.effects(), next_sweep_at: next };
   }
 
+  /** Events that waiting dispatches will deliver besides their own (retention keeps them, SPEC 1.1). */
+  carriedEventIds(): string[] {
+    const ids = new Set<string>();
+    for (const carry of this.store.carries()) {
+      for (const m of carry.burst?.members ?? []) ids.add(m.event_id);
+      for (const m of carry.batch?.members ?? []) ids.add(m.event_id);
+    }
+    return [...ids];
+  }
+
   /** Per-gate state for `/v1/stats`, busiest gates first, at most `limit` of them. */
   snapshot(now: number, limit = 100): FlowSnapshot {
     return flowSnapshot(this.flow, this.store, now, limit);
@@ -218,14 +227,14 @@ export class FlowControl {
   // ---- the chain ----------------------------------------------------------------------------
 
   private run(now: number): FlowRun {
-    return new FlowRun(this.flow, this.store, now, (run, w, from, batch) => this.advance(run, w, from, batch));
+    return new FlowRun(this.flow, this.store, now, (run, w, from) => this.advance(run, w, from));
   }
 
   /**
    * Runs `w` through the primitives from `FLOW_PRIMITIVES[from]` on. Returns its outcome; moves of other
    * dispatches go to `run.others`.
    */
-  private advance(run: FlowRun, w: Walker, from: number, batch: FlowBatch | null): FlowOutcome {
+  private advance(run: FlowRun, w: Walker, from: number): FlowOutcome {
     for (let i = from; i < FLOW_PRIMITIVES.length; i++) {
       const primitive = FLOW_PRIMITIVES[i];
       const gate = primitive === undefined ? undefined : w.plan.gates[primitive];
@@ -251,7 +260,7 @@ export class FlowControl {
       }
       if (stop) return stop;
     }
-    return { kind: "admit", leases: leasesFor(w.plan), batch };
+    return { kind: "admit", leases: leasesFor(w.plan), batch: w.batch ?? null };
   }
 
   // ---- release and cancellation -------------------------------------------------------------

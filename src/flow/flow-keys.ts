@@ -43,11 +43,13 @@ export type Plan =
 
 export class FlowKeys {
   private readonly compiled = new Map<FlowPrimitive | "priority", CelCompileResult>();
+  private readonly bindingKey: string;
+  private readonly flow: FlowControlSpec;
 
-  constructor(
-    private readonly bindingKey: string,
-    private readonly flow: FlowControlSpec,
-  ) {
+  // Plain fields, not parameter properties: `bench/flow-control.ts` runs this in Node's type stripping.
+  constructor(bindingKey: string, flow: FlowControlSpec) {
+    this.bindingKey = bindingKey;
+    this.flow = flow;
     for (const p of [...FLOW_PRIMITIVES, "priority"] as const) {
       const cfg = flow[p] as { key?: string } | undefined;
       if (cfg?.key !== undefined) this.compiled.set(p, compileCel(cfg.key));

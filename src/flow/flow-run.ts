@@ -5,7 +5,7 @@
  */
 import type { FlowControlSpec } from "../contracts/binding-spec";
 import { flowTopic } from "./flow-keys";
-import type { FlowLease, FlowPlan, FlowPrimitive, FlowStore, FlowWait, WaitPrimitive } from "./flow-store";
+import type { FlowLease, FlowPlan, FlowPrimitive, FlowStore, FlowWait, WaitCarry, WaitPrimitive } from "./flow-store";
 import {
   type FlowAudit,
   type FlowBatch,
@@ -25,10 +25,12 @@ export interface Walker {
   eventId: string;
   plan: FlowPlan;
   rankError?: string | null;
+  /** The events it carries on (a flushed batch, a delivered debounce burst). */
+  batch?: FlowBatch | null;
 }
 
 export function walkerOf(wait: FlowWait): Walker {
-  return { id: wait.dispatch_id, eventId: wait.event_id, plan: wait.plan };
+  return { id: wait.dispatch_id, eventId: wait.event_id, plan: wait.plan, batch: wait.carry?.batch ?? null };
 }
 
 /** What an admitted dispatch holds: exactly the singleton and concurrency gates of its plan. */
@@ -44,27 +46,33 @@ export function waitOutcome(wait: FlowWait): FlowOutcome {
 }
 
 /** Runs a walker through the primitives from index `from` on. */
-export type Chain = (run: FlowRun, w: Walker, from: number, batch: FlowBatch | null) => FlowOutcome;
+export type Chain = (run: FlowRun, w: Walker, from: number) => FlowOutcome;
 
 export class FlowRun {
   readonly others: FlowTransition[] = [];
   readonly audit: FlowAudit[] = [];
 
-  constructor(
-    readonly flow: FlowControlSpec,
-    readonly store: FlowStore,
-    readonly now: number,
-    private readonly chain: Chain,
-  ) {}
+  readonly flow: FlowControlSpec;
+  readonly store: FlowStore;
+  readonly now: number;
+  private readonly chain: Chain;
 
-  /** Runs `w` through the chain from the start (`from` 0) or from a given index. */
-  advance(w: Walker, from: number, batch: FlowBatch | null = null): FlowOutcome {
-    return this.chain(this, w, from, batch);
+  // Plain fields, not parameter properties: `bench/flow-control.ts` runs this in Node's type stripping.
+  constructor(flow: FlowControlSpec, store: FlowStore, now: number, chain: Chain) {
+    this.flow = flow;
+    this.store = store;
+    this.now = now;
+    this.chain = chain;
   }
 
-  /** Continues `w` with the primitive after `primitive` (it passed that one). */
+  /** Runs `w` through the chain from the start (`from` 0) or from a given index. */
+  advance(w: Walker, from: number): FlowOutcome {
+    return this.chain(this, w, from);
+  }
+
+  /** Continues `w` with the primitive after `primitive` (it passed that one), carrying `batch` on. */
   continueAfter(w: Walker, primitive: FlowPrimitive, batch: FlowBatch | null = null): FlowOutcome {
-    return this.chain(this, w, primitiveIndex(primitive) + 1, batch);
+    return this.chain(this, batch ? { ...w, batch } : w, primitiveIndex(primitive) + 1);
   }
 
   /** Another dispatch moved: the gate applies `outcome` to it. */
@@ -81,7 +89,15 @@ export class FlowRun {
     });
   }
 
-  addWait(w: Walker, primitive: WaitPrimitive, gate: string, due: number | null, eta: number | null): FlowWait {
+  addWait(
+    w: Walker,
+    primitive: WaitPrimitive,
+    gate: string,
+    due: number | null,
+    eta: number | null,
+    carry: WaitCarry = {},
+  ): FlowWait {
+    const carried: WaitCarry = w.batch ? { batch: w.batch, ...carry } : carry;
     return this.store.waitAdd({
       dispatch_id: w.id,
       primitive,
@@ -92,6 +108,7 @@ export class FlowRun {
       eta,
       event_id: w.eventId,
       plan: w.plan,
+      carry: Object.keys(carried).length > 0 ? carried : null,
     });
   }
 

@@ -46,6 +46,21 @@ export interface FlowWait {
   eta: number | null;
   event_id: string;
   plan: FlowPlan;
+  /** What the wait carries besides its place (a debounce burst, a batch on its way); null: nothing. */
+  carry?: WaitCarry | null;
+}
+
+/** A flushed batch as seen by its leader: members in order, leader first. */
+export interface FlowBatch {
+  gate: string;
+  members: Array<{ dispatch_id: string; event_id: string }>;
+}
+
+export interface WaitCarry {
+  /** Debounce (SPEC 9.2): the burst so far; `members` only with `deliver: "all"`. */
+  burst?: { first_at: number; count: number; members?: FlowBatch["members"] };
+  /** A batch (or a delivered burst) that waits at a later primitive with its dispatch. */
+  batch?: FlowBatch;
 }
 
 /** A lease to take if the gate has room (`leaseTryAcquire`). */
@@ -115,5 +130,7 @@ export interface FlowStore {
   tracks(dispatchId: string): boolean;
   /** Every dispatch that holds a lease or a wait. */
   dispatchIds(): string[];
+  /** Waits that carry other dispatches' events (a debounce burst, a batch on its way). */
+  carries(): WaitCarry[];
   summary(windows: Record<LogPrimitive, number>, holderLimit: number): FlowStoreSummary;
 }

@@ -5,7 +5,9 @@
  * them.
  */
 import { FLOW_PRIMITIVE_NAMES, type FlowControlSpec } from "../contracts/binding-spec";
-import type { FlowLease, FlowPrimitive, FlowStore, WaitPrimitive } from "./flow-store";
+import type { FlowBatch, FlowLease, FlowPrimitive, FlowStore, WaitPrimitive } from "./flow-store";
+
+export type { FlowBatch };
 
 /** The chain, in the order a dispatch passes it (SPEC 9). */
 export const FLOW_PRIMITIVES: readonly FlowPrimitive[] = FLOW_PRIMITIVE_NAMES;
@@ -13,12 +15,6 @@ export const FLOW_PRIMITIVES: readonly FlowPrimitive[] = FLOW_PRIMITIVE_NAMES;
 export const primitiveIndex = (p: FlowPrimitive) => FLOW_PRIMITIVES.indexOf(p);
 
 export type FlowSkipReason = "batch_merged" | "debounced" | "rate_limited" | "singleton_active" | "key_error";
-
-/** A flushed batch as seen by its leader: members in order, leader first. */
-export interface FlowBatch {
-  gate: string;
-  members: Array<{ dispatch_id: string; event_id: string }>;
-}
 
 export type FlowOutcome =
   | { kind: "admit"; leases: FlowLease[]; batch: FlowBatch | null }

@@ -10,6 +10,7 @@ import type {
   LeasePrimitive,
   LeaseRequest,
   LogPrimitive,
+  WaitCarry,
   WaitPrimitive,
 } from "./flow-store";
 
@@ -215,6 +216,10 @@ export class MemoryFlowStore implements FlowStore {
 
   tracks(dispatchId: string): boolean {
     return this.waits.has(dispatchId) || this.leasesByDispatch.has(dispatchId);
+  }
+
+  carries(): WaitCarry[] {
+    return [...this.waits.values()].flatMap((w) => (w.carry ? [w.carry] : []));
   }
 
   dispatchIds(): string[] {

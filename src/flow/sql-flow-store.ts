@@ -27,6 +27,7 @@ import type {
   LeasePrimitive,
   LeaseRequest,
   LogPrimitive,
+  WaitCarry,
   WaitPrimitive,
 } from "./flow-store";
 
@@ -56,11 +57,23 @@ export const FLOW_SCHEMA = `CREATE TABLE IF NOT EXISTS flow_log (
      due INTEGER,
      eta INTEGER,
      event_id TEXT NOT NULL,
-     plan TEXT NOT NULL
+     plan TEXT NOT NULL,
+     carry TEXT
    );
    CREATE INDEX IF NOT EXISTS flow_waits_queue ON flow_waits(primitive, gate, rank, seq);`;
 
-type WaitRow = Omit<FlowWait, "plan" | "primitive"> & { primitive: string; plan: string };
+type WaitRow = Omit<FlowWait, "plan" | "primitive" | "carry"> & {
+  primitive: string;
+  plan: string;
+  carry: string | null;
+};
+
+/** Creates the tables, and adds what later versions added to tables an earlier version created. */
+export function migrateFlowSchema(sql: SqlStorage): void {
+  sql.exec(FLOW_SCHEMA);
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(flow_waits)").toArray();
+  if (!columns.some((c) => c.name === "carry")) sql.exec("ALTER TABLE flow_waits ADD COLUMN carry TEXT");
+}
 
 function toWait(row: WaitRow | undefined): FlowWait | null {
   if (!row) return null;
@@ -75,10 +88,11 @@ function toWait(row: WaitRow | undefined): FlowWait | null {
     eta: row.eta,
     event_id: row.event_id,
     plan: JSON.parse(row.plan) as FlowPlan,
+    carry: row.carry ? (JSON.parse(row.carry) as WaitCarry) : null,
   };
 }
 
-const WAIT_COLUMNS = "seq, dispatch_id, primitive, gate, rank, arrived_at, due, eta, event_id, plan";
+const WAIT_COLUMNS = "seq, dispatch_id, primitive, gate, rank, arrived_at, due, eta, event_id, plan, carry";
 
 export class SqlFlowStore implements FlowStore {
   private readonly sql: SqlStorage;
@@ -89,7 +103,7 @@ export class SqlFlowStore implements FlowStore {
 
   /** Creates the tables (for callers without a migration list, e.g. tests). */
   ensureSchema(): void {
-    this.sql.exec(FLOW_SCHEMA);
+    migrateFlowSchema(this.sql);
   }
 
   private count(query: string, ...bindings: SqlStorageValue[]): number {
@@ -226,8 +240,8 @@ export class SqlFlowStore implements FlowStore {
   waitAdd(wait: Omit<FlowWait, "seq">): FlowWait {
     const row = this.sql
       .exec<{ seq: number }>(
-        `INSERT INTO flow_waits (dispatch_id, primitive, gate, rank, arrived_at, due, eta, event_id, plan)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        `INSERT INTO flow_waits (dispatch_id, primitive, gate, rank, arrived_at, due, eta, event_id, plan, carry)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
         wait.dispatch_id,
         wait.primitive,
         wait.gate,
@@ -237,9 +251,10 @@ export class SqlFlowStore implements FlowStore {
         wait.eta,
         wait.event_id,
         JSON.stringify(wait.plan),
+        wait.carry ? JSON.stringify(wait.carry) : null,
       )
       .one();
-    return { ...wait, seq: row.seq };
+    return { ...wait, carry: wait.carry ?? null, seq: row.seq };
   }
 
   waitGet(dispatchId: string): FlowWait | null {
@@ -309,6 +324,13 @@ export class SqlFlowStore implements FlowStore {
         )
         .one().k === 1
     );
+  }
+
+  carries(): WaitCarry[] {
+    return this.sql
+      .exec<{ carry: string }>("SELECT carry FROM flow_waits WHERE carry IS NOT NULL")
+      .toArray()
+      .map((r) => JSON.parse(r.carry) as WaitCarry);
   }
 
   dispatchIds(): string[] {

@@ -282,7 +282,7 @@ export class BindingGate extends DurableObject<Env> {
   /** Event ids live dispatches still need (SPEC 1.1 retention), within `scope`. */
   async liveEventIds(scope: { from: number; to: number } | { ids: string[] }): Promise<string[]> {
     await this.activation.settleOrphans();
-    return neededEventIds(this.core.live.live(), scope);
+    return neededEventIds(this.core.live.live(), scope, this.flow.flow()?.carriedEventIds() ?? []);
   }
 
   /** Live dispatches created in `[from, to)`: their History window must wait for their outcome. */

@@ -14,7 +14,7 @@ import { handlerKindOf } from "../contracts/handler-uri";
 import { type Transition, transitionTime } from "../contracts/transitions";
 import { terminateIfDrained } from "../db/bindings-repo";
 import { GATE_BUDGETS_SCHEMA, GateBudgets } from "../flow/gate-budgets";
-import { FLOW_SCHEMA } from "../flow/sql-flow-store";
+import { migrateFlowSchema } from "../flow/sql-flow-store";
 import type { TrustInput } from "../history/history-store";
 import { iso } from "../lib/time";
 import { controlWrites, type Statement } from "./control-writes";
@@ -71,7 +71,7 @@ export class GateCore {
   ) {
     this.sql = state.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS gate_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
-    this.sql.exec(FLOW_SCHEMA);
+    migrateFlowSchema(this.sql);
     this.sql.exec(GATE_BUDGETS_SCHEMA);
     this.converted = convertLegacyGate(this.sql, this.legacyIdentity());
     this.live = new LiveStore(this.sql);

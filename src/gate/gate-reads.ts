@@ -31,8 +31,15 @@ export function gateSnapshot(docs: DispatchDoc[], paused: boolean, flow: FlowCon
   return snapshot;
 }
 
-/** Event ids the dispatches still need (their own and their batch's), within `scope`. */
-export function neededEventIds(docs: DispatchDoc[], scope: { from: number; to: number } | { ids: string[] }) {
+/**
+ * Event ids the dispatches still need (their own and their batch's), plus `carried` (the events a
+ * waiting debounce burst or batch will deliver), within `scope`.
+ */
+export function neededEventIds(
+  docs: DispatchDoc[],
+  scope: { from: number; to: number } | { ids: string[] },
+  carried: string[] = [],
+) {
   const wanted = "ids" in scope ? new Set(scope.ids) : null;
   const inScope = (id: string) => {
     if (wanted) return wanted.has(id);
@@ -43,6 +50,7 @@ export function neededEventIds(docs: DispatchDoc[], scope: { from: number; to: n
   for (const doc of docs) {
     for (const id of [doc.event_id, ...(doc.batch_event_ids ?? [])]) if (inScope(id)) out.add(id);
   }
+  for (const id of carried) if (inScope(id)) out.add(id);
   return [...out];
 }
 

@@ -230,6 +230,93 @@ export const scenarios: Scenario[] = [
     },
   ],
 
+  [
+    "debounce deliver all: the winner carries every event of the burst in arrival order",
+    { debounce: { key: "event.payload.key", period: 500, deliver: "all" } },
+    (h) => {
+      h.arrive("a", { key: "k" }, 0);
+      h.arrive("x", { key: "other" }, 50);
+      h.arrive("b", { key: "k" }, 100);
+      h.arrive("c", { key: "k" }, 200);
+      expect(h.snapshotStates(["a", "b", "c"])).toEqual({
+        a: "skipped:debounced",
+        b: "skipped:debounced",
+        c: "wait:debounce@700",
+      });
+      h.tick(700);
+      expect(h.outcomes.get("c")).toEqual({
+        kind: "admit",
+        leases: [],
+        batch: {
+          gate: g("k"),
+          members: [
+            { dispatch_id: "a", event_id: "evt_a" },
+            { dispatch_id: "b", event_id: "evt_b" },
+            { dispatch_id: "c", event_id: "evt_c" },
+          ],
+        },
+      });
+      // A burst of one still delivers its one event; the next burst starts empty.
+      expect(h.outcomes.get("x")).toMatchObject({ kind: "admit", batch: { members: [{ dispatch_id: "x" }] } });
+      h.arrive("d", { key: "k" }, 800);
+      h.tick(1300);
+      expect(h.outcomes.get("d")).toMatchObject({ batch: { members: [{ dispatch_id: "d", event_id: "evt_d" }] } });
+    },
+  ],
+  [
+    "debounce: max_events ends a burst at once; the default deliver (last) carries no batch",
+    { debounce: { key: "event.payload.key", period: 500, max_events: 3 } },
+    (h) => {
+      h.arrive("a", { key: "k" }, 0);
+      h.arrive("b", { key: "k" }, 10);
+      expect(h.arrive("c", { key: "k" }, 20)).toMatchObject({ kind: "admit", batch: null });
+      expect(h.snapshotStates()).toEqual({ a: "skipped:debounced", b: "skipped:debounced", c: "admitted" });
+      expect(h.audit.find((a) => a.dispatch_id === "c" && a.kind === "debounce_selected")?.payload).toMatchObject({
+        reason: "max_events",
+        events: 3,
+      });
+      // A new burst starts with the next arrival.
+      expect(h.arrive("d", { key: "k" }, 30)).toMatchObject({ kind: "wait", until: 530 });
+    },
+  ],
+  [
+    "debounce: max_wait bounds a burst that never pauses (default 10 periods)",
+    { debounce: { key: "event.payload.key", period: 100 } },
+    (h) => {
+      for (let i = 0; i < 12; i++) h.arrive(`e${i}`, { key: "k" }, i * 90);
+      // e11 arrived at 990: its timer is the burst's bound (0 + 10 × 100), not 1090.
+      expect(h.state("e11")).toBe("wait:debounce@1000");
+      h.tick(1000);
+      expect(h.admitted).toEqual([{ id: "e11", at: 1000 }]);
+      // An arrival after the bound in a burst whose timer was late ends it at once.
+      h.arrive("f0", { key: "j" }, 2000);
+      for (let i = 1; i <= 11; i++) h.arrive(`f${i}`, { key: "j" }, 2000 + i * 95);
+      expect(h.state("f11")).toBe("admitted");
+      expect(h.audit.find((a) => a.dispatch_id === "f11" && a.kind === "debounce_selected")?.payload).toMatchObject({
+        reason: "max_wait",
+      });
+    },
+  ],
+  [
+    "debounce deliver all: a burst that waits at a later throttle keeps its events",
+    {
+      debounce: { key: "event.payload.key", period: 100, deliver: "all" },
+      throttle: { period: 1000, max: 1 },
+    },
+    (h) => {
+      h.arrive("a", { key: "x" }, 0);
+      h.arrive("b", { key: "y" }, 10);
+      h.arrive("c", { key: "y" }, 20);
+      h.tick(200);
+      expect(h.snapshotStates()).toEqual({ a: "admitted", b: "skipped:debounced", c: "wait:throttle@1100" });
+      h.tick(1100);
+      expect(h.outcomes.get("c")).toMatchObject({
+        kind: "admit",
+        batch: { members: [{ dispatch_id: "b" }, { dispatch_id: "c" }] },
+      });
+    },
+  ],
+
   // ---- batch ----
   [
     "batch: flushes at size; leader continues with all members (leader first), followers end batch_merged",

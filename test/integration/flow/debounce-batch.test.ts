@@ -8,6 +8,7 @@ import {
   cancel,
   dispatch,
   dispatchIdOf,
+  evictGate,
   flowBinding,
   gateStats,
   recordsOf,
@@ -70,6 +71,43 @@ describe("debounce (trailing edge)", () => {
     await waitForDispatch(b.bindingKey, e.event_id, TERMINAL);
     const [call] = await callsOf(b.hook);
     expect((call?.at ?? 0) - started).toBeGreaterThanOrEqual(750);
+  });
+});
+
+describe("debounce deliver all (SPEC 9.2)", () => {
+  it("hands the handler every event of the burst in arrival order, and survives eviction", async () => {
+    const b = await flowBinding(
+      { debounce: { key: "event.payload.doc", period: "600ms", deliver: "all" } },
+      { responses: [], otherwise: { status: 200 } },
+    );
+    const e1 = await arrive(b, { doc: "readme", rev: 1 }, ["held"]);
+    const e2 = await arrive(b, { doc: "readme", rev: 2 }, ["held"]);
+    await evictGate(b.bindingKey);
+    const e3 = await arrive(b, { doc: "readme", rev: 3 }, ["held"]);
+    expect(await dispatch(b.bindingKey, e2.event_id)).toMatchObject(skippedBy("debounced"));
+    expect(await waitForDispatch(b.bindingKey, e3.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
+    await sleep(200);
+    const calls = await callsOf(b.hook);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.event_id).toBe(e3.event_id);
+    expect(calls[0]?.batch?.map((e) => e.id)).toEqual([e1.event_id, e2.event_id, e3.event_id]);
+    expect(calls[0]?.batch?.map((e) => e.payload)).toEqual([
+      { doc: "readme", rev: 1 },
+      { doc: "readme", rev: 2 },
+      { doc: "readme", rev: 3 },
+    ]);
+  });
+
+  it("ends a burst at max_events at once", async () => {
+    const b = await flowBinding(
+      { debounce: { key: "event.payload.doc", period: "1h", deliver: "all", max_events: 2 } },
+      { responses: [], otherwise: { status: 200 } },
+    );
+    const e1 = await arrive(b, { doc: "a" }, ["held"]);
+    const e2 = await arrive(b, { doc: "a" }, ["admitted", "running", "succeeded"]);
+    expect(await waitForDispatch(b.bindingKey, e2.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
+    const calls = await callsOf(b.hook);
+    expect(calls[0]?.batch?.map((e) => e.id)).toEqual([e1.event_id, e2.event_id]);
   });
 });
 

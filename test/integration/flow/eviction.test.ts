@@ -4,13 +4,9 @@
  * (an attempt in progress keeps its cancel stream open, which eviction would wait for): during a
  * retry wait of the lease holder, or while dispatches only wait on a timer.
  */
-import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { waitForDispatch } from "../../support/api";
-import { arrive, callsOf, dispatchIdOf, flowBinding, gateStats, skippedBy, TERMINAL } from "./support";
-
-const evictGate = (bindingKey: string) => evictDurableObject(env.BINDING_GATE.getByName(bindingKey));
+import { arrive, callsOf, dispatchIdOf, evictGate, flowBinding, gateStats, skippedBy, TERMINAL } from "./support";
 
 describe("flow control across Durable Object eviction", () => {
   it("a singleton lease held across a retry wait survives eviction", async () => {

@@ -5,8 +5,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { FLOW_SCHEMA, SqlFlowStore } from "../../../src/flow/sql-flow-store";
-import { Harness } from "../../support/flow-harness";
+import { FLOW_SCHEMA, migrateFlowSchema, SqlFlowStore } from "../../../src/flow/sql-flow-store";
+import { BINDING_KEY, Harness } from "../../support/flow-harness";
 import { scenarios } from "../../support/flow-scenarios";
 
 let counter = 0;
@@ -41,6 +41,35 @@ describe("SqlFlowStore", () => {
     });
   });
 
+  it("adds the carry column to a waits table an earlier version created, keeping its rows", async () => {
+    await withSqlStore((store, sql) => {
+      sql.exec("DROP TABLE flow_waits");
+      sql.exec(`CREATE TABLE flow_waits (seq INTEGER PRIMARY KEY, dispatch_id TEXT NOT NULL UNIQUE,
+        primitive TEXT NOT NULL, gate TEXT NOT NULL, rank INTEGER NOT NULL, arrived_at INTEGER NOT NULL,
+        due INTEGER, eta INTEGER, event_id TEXT NOT NULL, plan TEXT NOT NULL)`);
+      sql.exec(
+        `INSERT INTO flow_waits (dispatch_id, primitive, gate, rank, arrived_at, due, eta, event_id, plan)
+         VALUES ('old', 'debounce', ?, 0, 5, 105, 105, 'e_old', '{"gates":{},"rank":0}')`,
+        `${BINDING_KEY}:x`,
+      );
+      migrateFlowSchema(sql);
+      migrateFlowSchema(sql);
+      expect(store.waitGet("old")).toMatchObject({ dispatch_id: "old", due: 105, carry: null });
+      // An old debounce row counts as a burst of one when a new arrival supersedes it.
+      const h = new Harness({ debounce: { key: "event.payload.k", period: 100, deliver: "all" } }, store);
+      h.arrive("new", { k: "x" }, 20);
+      expect(store.waitGet("old")).toBeNull();
+      expect(store.waitGet("new")?.carry?.burst).toEqual({
+        first_at: 5,
+        count: 2,
+        members: [
+          { dispatch_id: "old", event_id: "e_old" },
+          { dispatch_id: "new", event_id: "evt_new" },
+        ],
+      });
+    });
+  });
+
   it("orders waits by (rank, seq), counts positions and round-trips plans", async () => {
     await withSqlStore((store) => {
       const base = { primitive: "concurrency" as const, gate: "g", arrived_at: 0, due: null, eta: null };
@@ -53,6 +82,18 @@ describe("SqlFlowStore", () => {
       expect(store.waitAt("concurrency", "g", 2)?.dispatch_id).toBe("a");
       expect(store.waitPosition(w1)).toBe(2);
       expect(store.waitGet("a")).toEqual({ ...w1, plan });
+      const carry = { burst: { first_at: 0, count: 2, members: [{ dispatch_id: "e", event_id: "ee" }] } };
+      store.waitAdd({
+        ...base,
+        primitive: "debounce",
+        gate: "d",
+        dispatch_id: "z",
+        rank: 0,
+        event_id: "ez",
+        plan,
+        carry,
+      });
+      expect(store.waitGet("z")?.carry).toEqual(carry);
       store.waitSetDue("a", 5, 6);
       expect(store.waitGet("a")).toMatchObject({ due: 5, eta: 6 });
       expect(() => store.waitAdd({ ...base, dispatch_id: "a", rank: 0, event_id: "ea", plan })).toThrow();

@@ -1,4 +1,6 @@
 /** Shared helpers for the end-to-end flow-control tests (SPEC 9) through the real pipeline. */
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { api, eventually, handler, waitForDispatch } from "../../support/api";
 import { publish, scriptedBinding } from "../../support/dispatch";
@@ -126,3 +128,6 @@ export const skippedBy = (reason: string) => ({
   result: { skipped: true, flow_control: reason },
   error: null,
 });
+
+/** Evicts a binding's gate object (its memory is lost; storage and alarms stay). */
+export const evictGate = (bindingKey: string) => evictDurableObject(env.BINDING_GATE.getByName(bindingKey));

@@ -132,7 +132,17 @@ describe("retention drops whole windows", () => {
       },
     );
     const done = await scriptedBinding({ responses: [], otherwise: { status: 200 } });
+    const burst = await scriptedBinding(
+      { responses: [], otherwise: { status: 200 } },
+      { flow_control: { debounce: { key: "event.kind", period: "1h", deliver: "all" } } },
+    );
     const eHeld = await publish(held.provider, "thing.happened", { keep: "live" });
+    // A superseded event that the waiting end of its debounce burst will still deliver.
+    const eBurst = await publish(burst.provider, "thing.happened", { keep: "burst" });
+    await waitForDispatch(burst.bindingKey, eBurst.event_id, ["held"]);
+    const eLatest = await publish(burst.provider, "thing.happened", { keep: "latest" });
+    await waitForDispatch(burst.bindingKey, eBurst.event_id, ["skipped"]);
+    await waitForDispatch(burst.bindingKey, eLatest.event_id, ["held"]);
     const eDead = await publish(dead.provider, "thing.happened", { keep: "dlq" });
     const eDone = await publish(done.provider, "thing.happened", { keep: "nothing" });
     await waitForDispatch(held.bindingKey, eHeld.event_id, ["held"]);
@@ -153,7 +163,8 @@ describe("retention drops whole windows", () => {
       async () => {
         const doneHistory = await partitionNames(`history:${done.id}:`);
         if (!doneHistory.includes(historyName(done.id, windowOf(eDone.event_id)))) return undefined;
-        for (const name of [doneLog, ...doneHistory]) if (!(await dropped(name))) return undefined;
+        const burstLog = eventLogName(windowOf(eBurst.event_id), 0);
+        for (const name of [doneLog, burstLog, ...doneHistory]) if (!(await dropped(name))) return undefined;
         return true;
       },
       30_000,
@@ -163,8 +174,8 @@ describe("retention drops whole windows", () => {
     // Nothing needs the succeeded event: it is gone with its window, and so is its dispatch.
     expect((await api("GET", `/v1/events/${eDone.event_id}`)).status).toBe(404);
     expect((await api("GET", `/v1/dispatches/${done.bindingKey}/${eDone.event_id}`)).status).toBe(404);
-    // The held dispatch and the pending DLQ entry kept theirs (copied to the pinned store).
-    for (const e of [eHeld, eDead]) {
+    // The held dispatch, the pending DLQ entry and the waiting burst kept theirs (copied to the pinned store).
+    for (const e of [eHeld, eDead, eBurst, eLatest]) {
       const res = await api("GET", `/v1/events/${e.event_id}`);
       expect(res.status, e.event_id).toBe(200);
     }

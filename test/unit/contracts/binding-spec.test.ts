@@ -125,6 +125,19 @@ describe("defaults", () => {
       { flow_control: { batch: { size: 10, timeout: "2s" } } },
       { flow_control: { batch: { size: 10, timeout: 2000 } } },
     ],
+    [
+      "flow control: debounce delivering the whole burst, bounded",
+      {
+        flow_control: {
+          debounce: { key: "event.payload.id", period: "5s", deliver: "all", max_events: 20, max_wait: "1m" },
+        },
+      },
+      {
+        flow_control: {
+          debounce: { key: "event.payload.id", period: 5000, deliver: "all", max_events: 20, max_wait: 60_000 },
+        },
+      },
+    ],
   ])("%s", (_name, extra, expected) => {
     expect(specOf({ ...base, ...extra })).toMatchObject(expected);
   });
@@ -327,6 +340,20 @@ describe("problems", () => {
       "batch combined with singleton",
       { ...base, flow_control: { batch: { size: 2, timeout: 100 }, singleton: {} } },
       [{ path: "flow_control.batch", message: "batch cannot be combined with other flow-control primitives" }],
+    ],
+    [
+      "debounce deliver and burst bounds",
+      {
+        ...base,
+        flow_control: {
+          debounce: { key: "event.payload.k", period: 100, deliver: "first", max_events: 0, max_wait: 0 },
+        },
+      },
+      [
+        { path: "flow_control.debounce.deliver", message: 'must be one of "last", "all"' },
+        { path: "flow_control.debounce.max_events", message: "must be at least 1" },
+        { path: "flow_control.debounce.max_wait", message: "duration must be at least 1ms" },
+      ],
     ],
     [
       "priority without concurrency",

@@ -75,6 +75,11 @@ describe("flow control on DO SQLite, one hot binding", () => {
     },
   );
   scenario("debounce (20 keys) admit", { debounce: { key: "event.payload.repo", period: 1000 } }, admit);
+  scenario(
+    "debounce deliver all (20 keys, bursts of 100) admit",
+    { debounce: { key: "event.payload.repo", period: 60_000, deliver: "all" } },
+    admit,
+  );
   scenario("batch size 10 (20 keys) admit", { batch: { key: "event.payload.repo", size: 10, timeout: 60_000 } }, admit);
   scenario("1,000 concurrency gates admit+release", { concurrency: { key: "event.payload.k", max: 1 } }, (fc, i) => {
     admit(fc, i);
