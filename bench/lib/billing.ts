@@ -1,26 +1,18 @@
 /**
- * Billable operations per event and their price (pure; no imports: the Workers-pool unit tests load
- * it too). Counter shape: `GET /v1/billable-ops` of src/observability/billable-ops.ts.
+ * Billable operations per event and their price (pure; only a type import, so Node's type stripping
+ * and the Workers-pool unit tests both load it). Counter shape: `GET /v1/billable-ops`
+ * (src/observability/op-counts.ts).
  */
+import type { OpCounts } from "../../src/observability/op-counts";
 
-export interface OriginCounts {
-  invocations: number;
-  d1_queries: number;
-  d1_rows_read: number;
-  d1_rows_written: number;
-  queue_writes: number;
-  queue_reads: number;
-  queue_deletes: number;
-  do_requests: number;
-  do_alarms: number;
-  /** Durable Object SQLite storage rows (absent in reports of older builds). */
-  do_sql_rows_written?: number;
-  do_sql_rows_read?: number;
-  /** Wall-clock ms Durable Objects were active (absent in reports of older builds). */
-  do_duration_ms?: number;
-  do_calls: Record<string, number>;
-  d1_statements?: Record<string, StatementCounts>;
-}
+/** One origin's counters as the report gives them; fields added later are absent in older builds' reports. */
+export type OriginCounts = Omit<
+  OpCounts,
+  "do_sql_rows_written" | "do_sql_rows_read" | "do_duration_ms" | "d1_statements"
+> &
+  Partial<Pick<OpCounts, "do_sql_rows_written" | "do_sql_rows_read" | "do_duration_ms">> & {
+    d1_statements?: Record<string, StatementCounts>;
+  };
 
 export interface StatementCounts {
   n: number;

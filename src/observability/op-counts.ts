@@ -1,7 +1,7 @@
 /**
  * The billable-operation counters (docs/benchmarks.md): per origin (`intake`, `publish`, `api`,
  * `scheduled`, each Durable Object class), per isolate, since the last reset; the report
- * `GET /v1/billable-ops` returns. The counting wrappers are `d1-counting.ts` and `do-counting.ts`.
+ * `GET /v1/billable-ops` returns. The counting wrappers are `d1-counting.ts` and `counting-bindings.ts`.
  */
 export interface OpCounts {
   invocations: number;

@@ -11,6 +11,19 @@ import { scenarios } from "../../support/flow-scenarios";
 
 let counter = 0;
 
+/** `leaseTryAcquire` with positional arguments, for the table of cases below. */
+function lease(
+  store: SqlFlowStore,
+  primitive: "singleton" | "concurrency",
+  gate: string,
+  dispatch_id: string,
+  at: number,
+  max: number,
+  unless_waiters: boolean,
+): boolean {
+  return store.leaseTryAcquire({ primitive, gate, dispatch_id, at, max, unless_waiters });
+}
+
 /** Runs `fn` with a SqlFlowStore over a fresh Durable Object's SQLite. */
 async function withSqlStore<R>(fn: (store: SqlFlowStore, sql: SqlStorage) => R): Promise<R> {
   const stub = env.BINDING_GATE.getByName(`flow-test-${Date.now()}-${counter++}`);
@@ -128,69 +141,15 @@ describe("SqlFlowStore", () => {
 
   it("acquires a lease only when the gate has room (and, if asked, nobody waits)", async () => {
     await withSqlStore((store) => {
-      expect(
-        store.leaseTryAcquire({
-          primitive: "singleton",
-          gate: "s",
-          dispatch_id: "a",
-          at: 1,
-          max: 1,
-          unless_waiters: false,
-        }),
-      ).toBe(true);
-      expect(
-        store.leaseTryAcquire({
-          primitive: "singleton",
-          gate: "s",
-          dispatch_id: "b",
-          at: 2,
-          max: 1,
-          unless_waiters: false,
-        }),
-      ).toBe(false);
-      expect(
-        store.leaseTryAcquire({
-          primitive: "singleton",
-          gate: "s",
-          dispatch_id: "a",
-          at: 3,
-          max: 1,
-          unless_waiters: false,
-        }),
-      ).toBe(false); // already held
-      expect(
-        store.leaseTryAcquire({
-          primitive: "concurrency",
-          gate: "c",
-          dispatch_id: "a",
-          at: 1,
-          max: 2,
-          unless_waiters: true,
-        }),
-      ).toBe(true);
+      expect(lease(store, "singleton", "s", "a", 1, 1, false)).toBe(true);
+      expect(lease(store, "singleton", "s", "b", 2, 1, false)).toBe(false);
+      expect(lease(store, "singleton", "s", "a", 3, 1, false)).toBe(false); // already held
+      expect(lease(store, "concurrency", "c", "a", 1, 2, true)).toBe(true);
       const plan = { gates: {}, rank: 0 };
       const base = { primitive: "concurrency" as const, gate: "c", rank: 0, arrived_at: 0, due: null, eta: null };
       store.waitAdd({ ...base, dispatch_id: "w", event_id: "ew", plan });
-      expect(
-        store.leaseTryAcquire({
-          primitive: "concurrency",
-          gate: "c",
-          dispatch_id: "b",
-          at: 2,
-          max: 2,
-          unless_waiters: true,
-        }),
-      ).toBe(false); // someone waits
-      expect(
-        store.leaseTryAcquire({
-          primitive: "concurrency",
-          gate: "c",
-          dispatch_id: "b",
-          at: 2,
-          max: 2,
-          unless_waiters: false,
-        }),
-      ).toBe(true);
+      expect(lease(store, "concurrency", "c", "b", 2, 2, true)).toBe(false); // someone waits
+      expect(lease(store, "concurrency", "c", "b", 2, 2, false)).toBe(true);
       expect(store.leaseHolders("concurrency", "c")).toEqual(["a", "b"]);
       expect(store.tracks("a")).toBe(true);
       expect(store.tracks("w")).toBe(true);

@@ -2,6 +2,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import type { FlowGateSnapshot } from "../../../src/flow/flow-types";
 import { api, eventually, handler, waitForDispatch } from "../../support/api";
 import { publish, scriptedBinding } from "../../support/dispatch";
 
@@ -70,17 +71,7 @@ export async function recordsOf(eventId: string, topic: string, kind?: string) {
   return res.body.items as AuditRecord[];
 }
 
-export type GateSnapshot = {
-  primitive: string;
-  gate: string;
-  limit: number | null;
-  window: number | null;
-  active: number | null;
-  holders: string[];
-  waiting: number;
-  head: string | null;
-  due: number | null;
-};
+export type GateSnapshot = FlowGateSnapshot;
 
 /** This binding's entry of `GET /v1/stats`. */
 export async function bindingStats(bindingKey: string) {
