@@ -56,7 +56,6 @@ function messagePage(c: ConsoleContext, status: number, title: string, text: str
 export function consoleRoutes(fetchApi: ApiFetch) {
   const app = new Hono<ConsoleEnv>();
 
-  app.get("/", (c) => c.redirect("/console/events", 302));
   app.get("/console", (c) => c.redirect("/console/events", 302));
 
   app.use("/console/*", async (c, next) => {

@@ -1,4 +1,4 @@
-/** Hono app factory: middleware, error envelope and route groups. */
+/** Hono app factory: middleware, error envelope, the documented route groups and the console. */
 
 import { Hono } from "hono";
 import { consoleRoutes } from "../console/routes";
@@ -6,6 +6,7 @@ import { AppError } from "../lib/errors";
 import { newRequestId } from "../lib/ids";
 import type { AppEnv } from "./app-env";
 import { requireAuth } from "./auth";
+import type { RouteGroup } from "./openapi/route";
 import { adminRoutes } from "./routes/admin";
 import { approvalRoutes } from "./routes/approvals";
 import { bindingRoutes } from "./routes/bindings";
@@ -25,6 +26,32 @@ import { statsRoutes } from "./routes/stats";
 import { tenantRoutes } from "./routes/tenants";
 import { traceRoutes } from "./routes/traces";
 import { trustRoutes } from "./routes/trust";
+
+/** Every documented route group, in the order of SPEC 15; the last serves the document of them all. */
+function routeGroups(): RouteGroup[] {
+  const groups = [
+    hookRoutes(),
+    sourceRoutes(),
+    eventRoutes(),
+    replayRoutes(),
+    bindingRoutes(),
+    dispatchRoutes(),
+    dlqRoutes(),
+    approvalRoutes(),
+    trustRoutes(),
+    tenantRoutes(),
+    queueRoutes(),
+    recordRoutes(),
+    traceRoutes(),
+    statsRoutes(),
+    circuitRoutes(),
+    metricsRoutes(),
+    healthRoutes(),
+    adminRoutes(),
+  ];
+  const docs = docsRoutes(() => [...groups, docs].flatMap((group) => group.operations));
+  return [...groups, docs];
+}
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -51,27 +78,9 @@ export function createApp() {
   });
   app.notFound((c) => c.json(new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`).toBody(), 404));
 
-  app.route("/", healthRoutes());
-  app.route("/", docsRoutes());
-  app.route("/hooks", hookRoutes());
-  app.route("/metrics", metricsRoutes());
   app.use("/v1/*", requireAuth());
-  app.route("/v1/sources", sourceRoutes());
-  app.route("/v1/events", replayRoutes());
-  app.route("/v1/events", eventRoutes());
-  app.route("/v1", bindingRoutes());
-  app.route("/v1/dispatches", dispatchRoutes());
-  app.route("/v1/dlq", dlqRoutes());
-  app.route("/v1/records", recordRoutes());
-  app.route("/v1/queues", queueRoutes());
-  app.route("/v1/traces", traceRoutes());
-  app.route("/v1/stats", statsRoutes());
-  app.route("/v1/circuits", circuitRoutes());
-  app.route("/v1/approvals", approvalRoutes());
-  app.route("/v1/trust", trustRoutes());
-  app.route("/v1/tenants", tenantRoutes());
-  app.route("/v1/admin", adminRoutes());
-  // The operator console (`GET /`, `/console/*`) reads and acts through this same app, in-process.
+  for (const group of routeGroups()) app.route(group.mount || "/", group.app);
+  // The operator console (`/console/*`; `GET /` redirects there) reads and acts through this same app, in-process.
   app.route(
     "/",
     consoleRoutes((request, env, ctx) => app.fetch(request, env, ctx)),

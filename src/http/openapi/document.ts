@@ -1,5 +1,5 @@
 /**
- * Builds the OpenAPI 3.1 document from `operations.ts` with zod's own JSON Schema generator
+ * Builds the OpenAPI 3.1 document from the operations the route groups declare (`route.ts`) with zod's own JSON Schema generator
  * (`z.toJSONSchema`, draft 2020-12, the dialect of OpenAPI 3.1). Request bodies and parameters are
  * rendered as the schemas accept them (`io: "input"`: defaults optional, durations as written),
  * responses as routes produce them (`io: "output"`).
@@ -7,7 +7,8 @@
 import { z } from "zod";
 import packageJson from "../../../package.json";
 import { MAX_BODY_BYTES } from "../validate";
-import { type ErrorStatus, type Named, nestedComponents, type Operation, operations } from "./operations";
+import { nestedComponents } from "./components";
+import type { ErrorStatus, Named, Operation } from "./route";
 
 type Json = Record<string, unknown>;
 type Io = "input" | "output";
@@ -215,8 +216,8 @@ function operationObject(op: Operation, components: Components): Json {
   };
 }
 
-/** The OpenAPI document for `ops` (all operations by default). Throws on duplicate operations or names. */
-export function buildOpenApiDocument(ops: readonly Operation[] = operations): Json {
+/** The OpenAPI document for `ops`. Throws on duplicate operations or names. */
+export function buildOpenApiDocument(ops: readonly Operation[]): Json {
   const components = new Components();
   for (const n of nestedComponents.output) components.ref("output", n);
   for (const n of nestedComponents.input) components.ref("input", n);
@@ -266,12 +267,4 @@ export function buildOpenApiDocument(ops: readonly Operation[] = operations): Js
       },
     },
   };
-}
-
-let cached: Json | undefined;
-
-/** The document, built once per isolate. */
-export function openApiDocument(): Json {
-  cached ??= buildOpenApiDocument();
-  return cached;
 }

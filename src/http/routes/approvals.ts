@@ -1,12 +1,16 @@
 /** `/v1/approvals`: approval requests raised by autonomy budgets, approved or denied by a reviewer (SPEC 8). */
-import { type Context, Hono } from "hono";
-import { approvalDecisionBodySchema, listApprovalsQuerySchema } from "../../contracts/approvals";
+import type { Context } from "hono";
+import { z } from "zod";
 import { approvalView, getApproval, listApprovals } from "../../db/approvals-repo";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
+import { Approval } from "../openapi/components";
+import { named, RouteGroup } from "../openapi/route";
+import * as s from "../openapi/schemas";
 import { decodeCursor, page } from "../pagination";
-import { parseQuery, readJson } from "../validate";
+
+const ApprovalDecision = named("ApprovalDecisionRequest", s.approvalDecisionBodySchema);
 
 async function decide(c: Context<AppEnv>, id: string, approved: boolean, body: { reviewer?: string; reason?: string }) {
   const env = c.env;
@@ -35,35 +39,70 @@ async function decide(c: Context<AppEnv>, id: string, approved: boolean, body: {
 }
 
 export function approvalRoutes() {
-  const app = new Hono<AppEnv>();
-
-  app.get("/", async (c) => {
-    const q = parseQuery(c, listApprovalsQuerySchema);
-    const cursor = decodeCursor(q.cursor, 2);
-    const rows = await listApprovals(
-      c.env.DB,
-      { ...q, tenant: tenantScope(c) },
-      cursor ? [String(cursor[0]), String(cursor[1])] : null,
-      q.limit,
+  const group = new RouteGroup("/v1/approvals", "Approvals")
+    .on(
+      {
+        method: "get",
+        path: "/",
+        operationId: "listApprovals",
+        summary: "List approval requests",
+        auth: "admin",
+        query: s.approvalListQuerySchema,
+        responses: {
+          200: {
+            description: "A page of approval requests.",
+            json: named("ApprovalPage", s.pageOf(s.approvalSchema)),
+          },
+        },
+      },
+      async (c, { query: q }) => {
+        const cursor = decodeCursor(q.cursor, 2);
+        const rows = await listApprovals(
+          c.env.DB,
+          { ...q, tenant: tenantScope(c) },
+          cursor ? [String(cursor[0]), String(cursor[1])] : null,
+          q.limit,
+        );
+        const result = page(rows, q.limit, (r) => [r.createdAt, r.id]);
+        return c.json({ items: result.items.map(approvalView), next_cursor: result.next_cursor });
+      },
+    )
+    .on(
+      {
+        method: "get",
+        path: "/{id}",
+        operationId: "getApproval",
+        summary: "Get an approval request",
+        auth: "admin",
+        params: z.object({ id: z.string() }),
+        responses: { 200: { description: "The approval.", json: Approval } },
+        errors: [404],
+      },
+      async (c, { params }) => {
+        const row = await getApproval(c.env.DB, params.id);
+        if (!row || !visibleTo(c, row.tenantId)) throw notFound(`approval '${params.id}'`);
+        return c.json(approvalView(row));
+      },
     );
-    const result = page(rows, q.limit, (r) => [r.createdAt, r.id]);
-    return c.json({ items: result.items.map(approvalView), next_cursor: result.next_cursor });
-  });
 
-  app.get("/:id", async (c) => {
-    const row = await getApproval(c.env.DB, c.req.param("id"));
-    if (!row || !visibleTo(c, row.tenantId)) throw notFound(`approval '${c.req.param("id")}'`);
-    return c.json(approvalView(row));
-  });
-
-  app.post("/:id/approve", async (c) => {
-    const body = await readJson(c, approvalDecisionBodySchema, { optional: true });
-    return c.json(await decide(c, c.req.param("id"), true, body));
-  });
-
-  app.post("/:id/deny", async (c) => {
-    const body = await readJson(c, approvalDecisionBodySchema, { optional: true });
-    return c.json(await decide(c, c.req.param("id"), false, body));
-  });
-  return app;
+  for (const action of ["approve", "deny"] as const) {
+    group.on(
+      {
+        method: "post",
+        path: `/{id}/${action}`,
+        operationId: `${action}Approval`,
+        summary:
+          action === "approve"
+            ? "Approve: the dispatch resumes from flow control onward"
+            : "Deny: the dispatch ends as failed",
+        auth: "admin",
+        params: z.object({ id: z.string() }),
+        body: { ...ApprovalDecision, optional: true },
+        responses: { 200: { description: "The approval.", json: Approval } },
+        errors: [404, 409],
+      },
+      async (c, { params, body }) => c.json(await decide(c, params.id, action === "approve", body)),
+    );
+  }
+  return group;
 }

@@ -1,5 +1,5 @@
 /** `/v1/dispatches`: list and detail with attempts (SPEC 19). */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { parseBindingKey } from "../../contracts/binding-spec";
 import { dispatchStatusSchema } from "../../contracts/dispatch";
@@ -15,22 +15,24 @@ import { loadStoredEvent } from "../../history/event-reader";
 import { AppError, notFound } from "../../lib/errors";
 import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
+import { DispatchDetail } from "../openapi/components";
+import { named, RouteGroup } from "../openapi/route";
+import * as s from "../openapi/schemas";
 import { decodeCursor, limitSchema, page } from "../pagination";
-import { parseQuery, readJson } from "../validate";
 
 // Free text that ends up in D1 text columns must be well-formed (see contracts/unicode).
-export const cancelBodySchema = z.strictObject({
+const cancelBodySchema = z.strictObject({
   requested_by: wellFormed(z.string().max(256)).optional(),
   reason: wellFormed(z.string().max(2048)).optional(),
 });
 
-export const completeBodySchema = z.strictObject({
+const completeBodySchema = z.strictObject({
   status: z.enum(["succeeded", "failed"]),
   result: boundedJsonSchema("result").optional(),
   error: wellFormed(z.string().max(4096)).optional(),
 });
 
-export const listDispatchesQuerySchema = z.object({
+const listDispatchesQuerySchema = z.object({
   limit: limitSchema,
   cursor: z.string().optional(),
   event_id: z.string().max(128).optional(),
@@ -40,12 +42,18 @@ export const listDispatchesQuerySchema = z.object({
   replay_of_event_id: z.string().max(128).optional(),
 });
 
+const dispatchAddress = z.object({ binding_key: z.string(), event_id: z.string() });
+const dispatchAddressDocs = {
+  binding_key: "`<binding id>@v<version>`; `@` may be sent raw or as `%40`.",
+  event_id: "The event id.",
+};
+
 /**
  * `@` may arrive raw or as `%40`: route parameters are already percent-decoded, so decoding again
  * would misread a literal `%` (and throw on one not followed by two hex digits). A key that cannot
  * be a binding key names no dispatch.
  */
-function dispatchAddress(bindingKey: string, eventId: string) {
+function addressOf(bindingKey: string, eventId: string) {
   if (!parseBindingKey(bindingKey) || eventId.length > 128) {
     throw notFound(`dispatch ${bindingKey.slice(0, 200)}/${eventId.slice(0, 200)}`);
   }
@@ -122,77 +130,142 @@ async function listFor(c: Context<AppEnv>, q: ListQuery, cursor: [number, string
 }
 
 export function dispatchRoutes() {
-  const app = new Hono<AppEnv>();
-
-  app.get("/", async (c) => {
-    const q = parseQuery(c, listDispatchesQuerySchema);
-    const raw = decodeCursor(q.cursor, 2);
-    const cursor: [number, string] | null = raw ? [Number(raw[0]), String(raw[1])] : null;
-    const docs = await listFor(c, q, cursor);
-    const result = page(docs, q.limit, cursorOf);
-    return c.json({
-      items: result.items.map((d) => {
-        const view = viewOf(d);
-        return {
-          ...outcomeView(view),
-          trace_id: view.trace_id,
-          created_at: view.created_at,
-          updated_at: view.updated_at,
-        };
-      }),
-      next_cursor: result.next_cursor,
+  const group = new RouteGroup("/v1/dispatches", "Dispatches");
+  // An address that names no dispatch answers 404 before the body is read, whatever the body.
+  for (const action of ["cancel", "complete"] as const) {
+    group.app.post(`/:binding_key/:event_id/${action}`, async (c, next) => {
+      addressOf(c.req.param("binding_key"), c.req.param("event_id"));
+      await next();
     });
-  });
-
-  app.get("/:binding_key/:event_id", async (c) => {
-    const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
-    return c.json(await dispatchDetail(c, bindingKey, eventId));
-  });
-
-  app.post("/:binding_key/:event_id/cancel", async (c) => {
-    const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
-    const body = await readJson(c, cancelBodySchema, { optional: true });
-    await guardTenant(c, bindingKey, eventId);
-    const stub = c.env.BINDING_GATE.getByName(bindingKey);
-    const answer = await stub.cancel(dispatchIdOf(bindingKey, eventId), {
-      requested_by: body.requested_by ?? null,
-      reason: body.reason ?? null,
-    });
-    switch (answer.state) {
-      case "unknown": {
-        // Finished and handed to History: the gate no longer holds it.
-        const done = await findDispatch(c.env, dispatchIdOf(bindingKey, eventId));
-        if (done) throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is already ${done.status}`);
-        throw notFound(`dispatch ${bindingKey}/${eventId}`);
-      }
-      case "terminal":
-        throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is already ${answer.status}`);
-      case "cancel_requested":
-        return c.json({ status: "cancel_requested" }, 202);
-      case "cancelled":
+  }
+  return group
+    .on(
+      {
+        method: "get",
+        path: "/",
+        operationId: "listDispatches",
+        summary: "List dispatches",
+        auth: "admin",
+        query: listDispatchesQuerySchema,
+        responses: {
+          200: {
+            description: "A page of dispatches.",
+            json: named("DispatchPage", s.pageOf(s.dispatchListItemSchema)),
+          },
+        },
+      },
+      async (c, { query: q }) => {
+        const raw = decodeCursor(q.cursor, 2);
+        const cursor: [number, string] | null = raw ? [Number(raw[0]), String(raw[1])] : null;
+        const docs = await listFor(c, q, cursor);
+        const result = page(docs, q.limit, cursorOf);
+        return c.json({
+          items: result.items.map((d) => {
+            const view = viewOf(d);
+            return {
+              ...outcomeView(view),
+              trace_id: view.trace_id,
+              created_at: view.created_at,
+              updated_at: view.updated_at,
+            };
+          }),
+          next_cursor: result.next_cursor,
+        });
+      },
+    )
+    .on(
+      {
+        method: "get",
+        path: "/{binding_key}/{event_id}",
+        operationId: "getDispatch",
+        summary: "Get a dispatch with its attempts",
+        auth: "admin",
+        params: dispatchAddress,
+        paramDocs: dispatchAddressDocs,
+        responses: { 200: { description: "The dispatch.", json: DispatchDetail } },
+        errors: [404],
+      },
+      async (c, { params }) => {
+        const { bindingKey, eventId } = addressOf(params.binding_key, params.event_id);
         return c.json(await dispatchDetail(c, bindingKey, eventId));
-    }
-  });
-
-  app.post("/:binding_key/:event_id/complete", async (c) => {
-    const { bindingKey, eventId } = dispatchAddress(c.req.param("binding_key"), c.req.param("event_id"));
-    const body = await readJson(c, completeBodySchema);
-    await guardTenant(c, bindingKey, eventId);
-    const stub = c.env.BINDING_GATE.getByName(bindingKey);
-    const answer = await stub.complete(dispatchIdOf(bindingKey, eventId), {
-      status: body.status,
-      result: body.result,
-      error: body.error ?? null,
-    });
-    if (answer.state === "unknown") {
-      const done = await findDispatch(c.env, dispatchIdOf(bindingKey, eventId));
-      if (done) throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is ${done.status}, not waiting`);
-      throw notFound(`dispatch ${bindingKey}/${eventId}`);
-    }
-    if (answer.state === "not_waiting") {
-      throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is ${answer.status}, not waiting`);
-    }
-    return c.json(await dispatchDetail(c, bindingKey, eventId));
-  });
-  return app;
+      },
+    )
+    .on(
+      {
+        method: "post",
+        path: "/{binding_key}/{event_id}/cancel",
+        operationId: "cancelDispatch",
+        summary: "Cancel a dispatch",
+        description:
+          "In-flight attempts are aborted; flow-control leases are released. A `waiting` dispatch (a handler's waiting answer, an approval, a budget deferral, a followed A2A task) ends `cancelled` at once; a followed A2A task is also cancelled at the agent (`CancelTask`). A final dispatch answers 409.",
+        auth: "admin",
+        params: dispatchAddress,
+        paramDocs: dispatchAddressDocs,
+        body: { ...named("CancelRequest", cancelBodySchema), optional: true },
+        responses: {
+          202: {
+            description: "Cancellation requested; it completes when the running attempt stops.",
+            json: named("CancelRequested", s.cancelRequestedSchema),
+          },
+          200: { description: "Cancelled at once: the final outcome.", json: DispatchDetail },
+        },
+        errors: [404, 409],
+      },
+      async (c, { params, body }) => {
+        const { bindingKey, eventId } = addressOf(params.binding_key, params.event_id);
+        await guardTenant(c, bindingKey, eventId);
+        const stub = c.env.BINDING_GATE.getByName(bindingKey);
+        const answer = await stub.cancel(dispatchIdOf(bindingKey, eventId), {
+          requested_by: body.requested_by ?? null,
+          reason: body.reason ?? null,
+        });
+        switch (answer.state) {
+          case "unknown": {
+            // Finished and handed to History: the gate no longer holds it.
+            const done = await findDispatch(c.env, dispatchIdOf(bindingKey, eventId));
+            if (done) throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is already ${done.status}`);
+            throw notFound(`dispatch ${bindingKey}/${eventId}`);
+          }
+          case "terminal":
+            throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is already ${answer.status}`);
+          case "cancel_requested":
+            return c.json({ status: "cancel_requested" }, 202);
+          case "cancelled":
+            return c.json(await dispatchDetail(c, bindingKey, eventId));
+        }
+      },
+    )
+    .on(
+      {
+        method: "post",
+        path: "/{binding_key}/{event_id}/complete",
+        operationId: "completeDispatch",
+        summary: "Complete a waiting dispatch",
+        auth: "admin",
+        params: dispatchAddress,
+        paramDocs: dispatchAddressDocs,
+        body: named("CompleteRequest", completeBodySchema),
+        responses: { 200: { description: "The outcome.", json: DispatchDetail } },
+        errors: [404, 409],
+      },
+      async (c, { params, body }) => {
+        const { bindingKey, eventId } = addressOf(params.binding_key, params.event_id);
+        await guardTenant(c, bindingKey, eventId);
+        const stub = c.env.BINDING_GATE.getByName(bindingKey);
+        const answer = await stub.complete(dispatchIdOf(bindingKey, eventId), {
+          status: body.status,
+          result: body.result,
+          error: body.error ?? null,
+        });
+        if (answer.state === "unknown") {
+          const done = await findDispatch(c.env, dispatchIdOf(bindingKey, eventId));
+          if (done) throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is ${done.status}, not waiting`);
+          throw notFound(`dispatch ${bindingKey}/${eventId}`);
+        }
+        if (answer.state === "not_waiting") {
+          throw new AppError("conflict", `dispatch ${bindingKey}/${eventId} is ${answer.status}, not waiting`);
+        }
+        return c.json(await dispatchDetail(c, bindingKey, eventId));
+      },
+    );
 }

@@ -1,8 +1,8 @@
 /** `/v1/events`: publish (SPEC 4.7), list newest first, detail with dispatches. */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import type { AcceptRequest } from "../../contracts/event-log-rpc";
-import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema } from "../../contracts/events";
+import { MAX_PUBLISH_BATCH, type PublishEvent, publishEventSchema, triggerEventSchema } from "../../contracts/events";
 import { listVersions } from "../../db/bindings-repo";
 import { outcomeView, viewOf } from "../../dispatch/dispatch-view";
 import { dispatchesOfEvent, listEvents } from "../../history/event-queries";
@@ -14,10 +14,14 @@ import { newTraceId } from "../../lib/ids";
 import { API_SOURCE, countRejections } from "../../observability/intake-counters";
 import type { AppEnv } from "../app-env";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
+import { IntakeDuplicate } from "../openapi/components";
+import { named, RouteGroup } from "../openapi/route";
+import * as s from "../openapi/schemas";
 import { decodeCursor, encodeCursor, limitSchema, page } from "../pagination";
-import { parseQuery, parseWith, readJson } from "../validate";
+import { parseWith } from "../validate";
 
-export const publishBodySchema = z.union([publishEventSchema, z.array(z.unknown())]);
+/** What a publish is read with: an array's items are validated one by one (`event [i]`). */
+const publishBodySchema = z.union([publishEventSchema, z.array(z.unknown())]);
 const API_DEDUPE_WINDOW_S = 7 * 86_400;
 
 /**
@@ -85,7 +89,7 @@ async function publish(env: Env, items: { request: AcceptRequest; traceId: strin
   );
 }
 
-export const listEventsQuerySchema = z.object({
+const listEventsQuerySchema = z.object({
   limit: limitSchema,
   cursor: z.string().optional(),
   provider: z.string().max(64).optional(),
@@ -95,66 +99,120 @@ export const listEventsQuerySchema = z.object({
 });
 
 export function eventRoutes() {
-  const app = new Hono<AppEnv>();
-
+  const group = new RouteGroup("/v1/events", "Events");
   // Counts 4xx answers to a publish as intake rejections (SPEC 14 metrics).
-  app.post(
+  group.app.post(
     "/",
     countRejections(() => API_SOURCE),
   );
-  app.post("/", async (c) => {
-    const body = await readJson(c, publishBodySchema);
-    const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
-    if (idempotencyKey !== null && idempotencyKey.length > 512) {
-      throw new AppError("bad_request", "Idempotency-Key must be at most 512 characters");
-    }
-    const now = Date.now();
-    if (!Array.isArray(body)) {
-      const tenant = ownTenant(c, body.tenant_id);
-      await checkTarget(c, body.target, tenant);
-      // A tenant's publishes share its intake bucket with its webhooks (SPEC 16).
-      if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
-      const [answer] = await publish(c.env, [publishRequest(body, tenant, idempotencyKey, now)], now);
-      if (!answer) throw new Error("no answer for a published event");
-      return c.json(answer, answer.status === "duplicate" ? 200 : 202);
-    }
-    if (body.length === 0) throw new AppError("bad_request", "event array is empty");
-    if (body.length > MAX_PUBLISH_BATCH) {
-      throw new AppError("bad_request", `at most ${MAX_PUBLISH_BATCH} events per request, got ${body.length}`);
-    }
-    // Validate everything before writing anything, so a bad item leaves nothing half-published.
-    const inputs = body.map((item, i) => {
-      const input = parseWith(publishEventSchema, item, `event [${i}]`);
-      return { input, tenant: ownTenant(c, input.tenant_id) };
-    });
-    for (const { input, tenant } of inputs) await checkTarget(c, input.target, tenant);
-    for (const { tenant } of inputs) if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
-    const requests = inputs.map(({ input, tenant }, i) =>
-      publishRequest(input, tenant, idempotencyKey ? `${idempotencyKey}:${i}` : null, now),
+  return group
+    .on(
+      {
+        method: "post",
+        path: "/",
+        operationId: "publishEvents",
+        summary: "Publish one event or an array of events",
+        description: `An array (1–${MAX_PUBLISH_BATCH} events) is validated as a whole before anything is written.`,
+        auth: "admin",
+        headers: z.object({ "idempotency-key": z.string().max(512).optional() }),
+        paramDocs: {
+          "idempotency-key":
+            "Dedupe key for a single event (`<key>:<index>` for array items) unless `dedupe_key` is given.",
+        },
+        body: {
+          ...named(
+            "PublishRequest",
+            z.union([publishEventSchema, z.array(publishEventSchema).min(1).max(MAX_PUBLISH_BATCH)]),
+          ),
+          read: publishBodySchema,
+        },
+        responses: {
+          202: {
+            description: "Accepted (one event), or the answer for each event of an array in input order.",
+            json: named("PublishAnswer", z.union([s.intakeAcceptedSchema, s.publishBatchAnswerSchema])),
+          },
+          200: { description: "A duplicate (`dedupe_key` or `Idempotency-Key` seen before).", json: IntakeDuplicate },
+        },
+        errors: [404, 409, 503],
+      },
+      async (c, { body }) => {
+        const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
+        if (idempotencyKey !== null && idempotencyKey.length > 512) {
+          throw new AppError("bad_request", "Idempotency-Key must be at most 512 characters");
+        }
+        const now = Date.now();
+        if (!Array.isArray(body)) {
+          const tenant = ownTenant(c, body.tenant_id);
+          await checkTarget(c, body.target, tenant);
+          // A tenant's publishes share its intake bucket with its webhooks (SPEC 16).
+          if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
+          const [answer] = await publish(c.env, [publishRequest(body, tenant, idempotencyKey, now)], now);
+          if (!answer) throw new Error("no answer for a published event");
+          return c.json(answer, answer.status === "duplicate" ? 200 : 202);
+        }
+        if (body.length === 0) throw new AppError("bad_request", "event array is empty");
+        if (body.length > MAX_PUBLISH_BATCH) {
+          throw new AppError("bad_request", `at most ${MAX_PUBLISH_BATCH} events per request, got ${body.length}`);
+        }
+        // Validate everything before writing anything, so a bad item leaves nothing half-published.
+        const inputs = body.map((item, i) => {
+          const input = parseWith(publishEventSchema, item, `event [${i}]`);
+          return { input, tenant: ownTenant(c, input.tenant_id) };
+        });
+        for (const { input, tenant } of inputs) await checkTarget(c, input.target, tenant);
+        for (const { tenant } of inputs) if (tenant !== null) await takeIntakeToken(c.env, API_SOURCE, tenant);
+        const requests = inputs.map(({ input, tenant }, i) =>
+          publishRequest(input, tenant, idempotencyKey ? `${idempotencyKey}:${i}` : null, now),
+        );
+        return c.json({ items: await publish(c.env, requests, now) }, 202);
+      },
+    )
+    .on(
+      {
+        method: "get",
+        path: "/",
+        operationId: "listEvents",
+        summary: "List events, newest first",
+        auth: "admin",
+        query: listEventsQuerySchema,
+        responses: {
+          200: { description: "A page of events.", json: named("EventPage", s.pageOf(triggerEventSchema)) },
+        },
+      },
+      async (c, { query: q }) => {
+        const cursor = decodeCursor(q.cursor, 1);
+        const { rows, resume } = await listEvents(
+          c.env,
+          { provider: q.provider, kind: q.kind, source: q.source, trace_id: q.trace_id, tenant_id: tenantScope(c) },
+          cursor ? String(cursor[0]) : null,
+          q.limit,
+        );
+        const result = page(rows, q.limit, (r) => [r.event.id]);
+        // A page cut short by the window budget goes on below the windows it read.
+        const next = result.next_cursor ?? (resume ? encodeCursor([resume]) : null);
+        return c.json({ items: result.items.map((r) => r.event), next_cursor: next });
+      },
+    )
+    .on(
+      {
+        method: "get",
+        path: "/{id}",
+        operationId: "getEvent",
+        summary: "Get an event with its dispatches",
+        description:
+          "Dispatches are in binding id, then version order; replays are included with `replay_of_event_id`.",
+        auth: "admin",
+        params: z.object({ id: z.string() }),
+        responses: {
+          200: { description: "The event and its dispatches.", json: named("EventDetail", s.eventDetailSchema) },
+        },
+        errors: [404],
+      },
+      async (c, { params }) => {
+        const stored = await loadStoredEvent(c.env, params.id);
+        if (!stored || !visibleTo(c, stored.event.tenant_id)) throw notFound(`event '${params.id}'`);
+        const docs = await dispatchesOfEvent(c.env, stored);
+        return c.json({ event: stored.event, dispatches: docs.map((d) => outcomeView(viewOf(d))) });
+      },
     );
-    return c.json({ items: await publish(c.env, requests, now) }, 202);
-  });
-
-  app.get("/", async (c) => {
-    const q = parseQuery(c, listEventsQuerySchema);
-    const cursor = decodeCursor(q.cursor, 1);
-    const { rows, resume } = await listEvents(
-      c.env,
-      { provider: q.provider, kind: q.kind, source: q.source, trace_id: q.trace_id, tenant_id: tenantScope(c) },
-      cursor ? String(cursor[0]) : null,
-      q.limit,
-    );
-    const result = page(rows, q.limit, (r) => [r.event.id]);
-    // A page cut short by the window budget goes on below the windows it read.
-    const next = result.next_cursor ?? (resume ? encodeCursor([resume]) : null);
-    return c.json({ items: result.items.map((r) => r.event), next_cursor: next });
-  });
-
-  app.get("/:id", async (c) => {
-    const stored = await loadStoredEvent(c.env, c.req.param("id"));
-    if (!stored || !visibleTo(c, stored.event.tenant_id)) throw notFound(`event '${c.req.param("id")}'`);
-    const docs = await dispatchesOfEvent(c.env, stored);
-    return c.json({ event: stored.event, dispatches: docs.map((d) => outcomeView(viewOf(d))) });
-  });
-  return app;
 }

@@ -4,19 +4,18 @@
  */
 import { and, eq, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { Hono } from "hono";
 import { z } from "zod";
 import { bindingVersions, dlqEntries } from "../../db/schema";
-import type { AppEnv } from "../app-env";
 import { tenantScope } from "../auth";
+import { named, RouteGroup } from "../openapi/route";
+import * as s from "../openapi/schemas";
 import { page } from "../pagination";
-import { parseQuery } from "../validate";
 
 /**
  * Each listed binding costs one Durable Object call, so the gate states come in pages (by binding
  * key, at most 500 per request); the counts always cover every binding.
  */
-export const statsQuerySchema = z.object({
+const statsQuerySchema = z.object({
   limit: z.coerce
     .number({ error: "limit must be an integer from 1 to 500" })
     .int("limit must be an integer from 1 to 500")
@@ -29,47 +28,56 @@ export const statsQuerySchema = z.object({
 });
 
 export function statsRoutes() {
-  const app = new Hono<AppEnv>();
-  app.get("/", async (c) => {
-    const q = parseQuery(c, statsQuerySchema);
-    const db = drizzle(c.env.DB);
-    // A tenant key sees its own tenant's counts and bindings.
-    const scope = tenantScope(c);
-    const [dlq, versions] = await Promise.all([
-      db
-        .select({ n: sql<number>`count(*)` })
-        .from(dlqEntries)
-        .where(and(eq(dlqEntries.state, "pending"), scope ? eq(dlqEntries.tenantId, scope) : undefined)),
-      db
-        .select({ bindingKey: bindingVersions.bindingKey, state: bindingVersions.state })
-        .from(bindingVersions)
-        .where(
-          and(
-            ne(bindingVersions.state, "terminated"),
-            scope ? eq(bindingVersions.tenantId, scope) : undefined,
-            q.binding_id ? eq(bindingVersions.id, q.binding_id) : undefined,
-            q.binding_key ? eq(bindingVersions.bindingKey, q.binding_key) : undefined,
-          ),
-        )
-        .orderBy(bindingVersions.bindingKey),
-    ]);
-    // Live counts cover every version; gate states are listed a page at a time.
-    const snapshots = await Promise.all(versions.map((v) => c.env.BINDING_GATE.getByName(v.bindingKey).snapshot()));
-    const inPage = versions.map((v, i) => ({ v, i })).filter(({ v }) => !q.cursor || v.bindingKey > q.cursor);
-    const listed = page(inPage, q.limit, ({ v }) => [v.bindingKey]);
-    const bindings = listed.items.map(({ v, i }) => {
-      const { by_status: _counts, ...gate } = snapshots[i] ?? { by_status: {} };
-      return { binding_key: v.bindingKey, state: v.state, ...gate };
-    });
-    const sum = (pick: (s: (typeof snapshots)[number]) => number) => snapshots.reduce((n, s) => n + pick(s), 0);
-    return c.json({
-      in_flight: sum((s) => s.in_flight),
-      scheduled_retries: sum((s) => s.scheduled_retries),
-      held: sum((s) => s.held),
-      dlq_depth: dlq[0]?.n ?? 0,
-      bindings,
-      next_cursor: listed.next_cursor === null ? null : (listed.items.at(-1)?.v.bindingKey ?? null),
-    });
-  });
-  return app;
+  return new RouteGroup("/v1/stats", "Observability").on(
+    {
+      method: "get",
+      path: "/",
+      operationId: "getStats",
+      summary: "Live dispatch counts and per-binding gate state",
+      auth: "admin",
+      query: statsQuerySchema,
+      responses: { 200: { description: "Current counts.", json: named("Stats", s.statsSchema) } },
+    },
+    async (c, { query: q }) => {
+      const db = drizzle(c.env.DB);
+      // A tenant key sees its own tenant's counts and bindings.
+      const scope = tenantScope(c);
+      const [dlq, versions] = await Promise.all([
+        db
+          .select({ n: sql<number>`count(*)` })
+          .from(dlqEntries)
+          .where(and(eq(dlqEntries.state, "pending"), scope ? eq(dlqEntries.tenantId, scope) : undefined)),
+        db
+          .select({ bindingKey: bindingVersions.bindingKey, state: bindingVersions.state })
+          .from(bindingVersions)
+          .where(
+            and(
+              ne(bindingVersions.state, "terminated"),
+              scope ? eq(bindingVersions.tenantId, scope) : undefined,
+              q.binding_id ? eq(bindingVersions.id, q.binding_id) : undefined,
+              q.binding_key ? eq(bindingVersions.bindingKey, q.binding_key) : undefined,
+            ),
+          )
+          .orderBy(bindingVersions.bindingKey),
+      ]);
+      // Live counts cover every version; gate states are listed a page at a time.
+      const snapshots = await Promise.all(versions.map((v) => c.env.BINDING_GATE.getByName(v.bindingKey).snapshot()));
+      const inPage = versions.map((v, i) => ({ v, i })).filter(({ v }) => !q.cursor || v.bindingKey > q.cursor);
+      const listed = page(inPage, q.limit, ({ v }) => [v.bindingKey]);
+      const bindings = listed.items.map(({ v, i }) => {
+        const { by_status: _counts, ...gate } = snapshots[i] ?? { by_status: {} };
+        return { binding_key: v.bindingKey, state: v.state, ...gate };
+      });
+      const sum = (pick: (snap: (typeof snapshots)[number]) => number) =>
+        snapshots.reduce((n, snap) => n + pick(snap), 0);
+      return c.json({
+        in_flight: sum((snap) => snap.in_flight),
+        scheduled_retries: sum((snap) => snap.scheduled_retries),
+        held: sum((snap) => snap.held),
+        dlq_depth: dlq[0]?.n ?? 0,
+        bindings,
+        next_cursor: listed.next_cursor === null ? null : (listed.items.at(-1)?.v.bindingKey ?? null),
+      });
+    },
+  );
 }

@@ -2,10 +2,9 @@
  * `/v1/trust`: hash-chained trust records per binding id (SPEC 8) — list, verify, and tier
  * promotion/demotion, which changes the binding's effective autonomy tier for new dispatches.
  */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { effectiveTier, type Tier, tierMoveProblem } from "../../autonomy/tiers";
 import type { BindingSpec } from "../../contracts/binding-spec";
-import { listTrustQuerySchema, tierChangeBodySchema, verifyTrustQuerySchema } from "../../contracts/trust";
 import { listVersions, loadControls } from "../../db/bindings-repo";
 import { notifyRoutingChanged } from "../../dispatch/routing-notify";
 import { AppError, notFound } from "../../lib/errors";
@@ -15,9 +14,13 @@ import { appendTrust, chainRecords, verifyTrust } from "../../trust/trust-reader
 import { trustView } from "../../trust/trust-view";
 import type { AppEnv } from "../app-env";
 import { tenantScope, visibleTo } from "../auth";
+import { TrustRecord } from "../openapi/components";
+import { named, RouteGroup } from "../openapi/route";
+import * as s from "../openapi/schemas";
 import { decodeCursor, page } from "../pagination";
-import { parseQuery, readJson } from "../validate";
 import { visibleVersions } from "./bindings";
+
+const TrustChange = named("TrustChangeRequest", s.trustChangeBodySchema);
 
 /** The tier new dispatches of a binding id get (live version's spec tier or the trust override), and its tenant. */
 async function currentTier(c: Context<AppEnv>, bindingId: string): Promise<{ tier: Tier; tenant: string | null }> {
@@ -67,53 +70,92 @@ function decodeTrustCursor(cursor: string): (string | number)[] {
 }
 
 export function trustRoutes() {
-  const app = new Hono<AppEnv>();
+  const group = new RouteGroup("/v1/trust", "Trust").on(
+    {
+      method: "get",
+      path: "/",
+      operationId: "listTrustRecords",
+      summary: "Trust records, oldest first",
+      auth: "admin",
+      query: s.trustListQuerySchema,
+      responses: {
+        200: {
+          description: "A page of hash-chained records.",
+          json: named("TrustRecordPage", s.pageOf(s.trustRecordSchema)),
+        },
+      },
+    },
+    async (c, { query: q }) => {
+      // `[binding_id, seq]`; a bare `[seq]` pages within the named binding id.
+      const cursor = q.cursor?.length ? decodeTrustCursor(q.cursor) : null;
+      const [afterId, afterSeq] = cursor
+        ? cursor.length === 1
+          ? [q.binding_id ?? "", Number(cursor[0])]
+          : [String(cursor[0]), Number(cursor[1])]
+        : ["", 0];
+      if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+        throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
+      }
+      const scope = tenantScope(c);
+      // One binding id's chain, or every visible binding id's in turn (ordered by id, then seq).
+      const ids = q.binding_id
+        ? [q.binding_id]
+        : (
+            await c.env.DB.prepare(
+              `SELECT DISTINCT id FROM binding_versions ${scope ? "WHERE tenant_id = ?" : ""} ORDER BY id`,
+            )
+              .bind(...(scope ? [scope] : []))
+              .all<{ id: string }>()
+          ).results.map((r) => r.id);
+      const rows = [];
+      for (const id of ids) {
+        if (id < afterId) continue;
+        const { rows: chain } = await chainRecords(c.env, id, id === afterId ? afterSeq : 0, q.limit + 1 - rows.length);
+        rows.push(...chain.filter((r) => scope === null || r.tenant_id === scope));
+        if (rows.length > q.limit) break;
+      }
+      const result = page(rows, q.limit, (r) => [r.binding_id, r.seq]);
+      return c.json({ items: result.items.map(trustView), next_cursor: result.next_cursor });
+    },
+  );
 
-  app.get("/", async (c) => {
-    const q = parseQuery(c, listTrustQuerySchema);
-    // `[binding_id, seq]`; a bare `[seq]` pages within the named binding id.
-    const cursor = q.cursor?.length ? decodeTrustCursor(q.cursor) : null;
-    const [afterId, afterSeq] = cursor
-      ? cursor.length === 1
-        ? [q.binding_id ?? "", Number(cursor[0])]
-        : [String(cursor[0]), Number(cursor[1])]
-      : ["", 0];
-    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
-      throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
-    }
-    const scope = tenantScope(c);
-    // One binding id's chain, or every visible binding id's in turn (ordered by id, then seq).
-    const ids = q.binding_id
-      ? [q.binding_id]
-      : (
-          await c.env.DB.prepare(
-            `SELECT DISTINCT id FROM binding_versions ${scope ? "WHERE tenant_id = ?" : ""} ORDER BY id`,
-          )
-            .bind(...(scope ? [scope] : []))
-            .all<{ id: string }>()
-        ).results.map((r) => r.id);
-    const rows = [];
-    for (const id of ids) {
-      if (id < afterId) continue;
-      const { rows: chain } = await chainRecords(c.env, id, id === afterId ? afterSeq : 0, q.limit + 1 - rows.length);
-      rows.push(...chain.filter((r) => scope === null || r.tenant_id === scope));
-      if (rows.length > q.limit) break;
-    }
-    const result = page(rows, q.limit, (r) => [r.binding_id, r.seq]);
-    return c.json({ items: result.items.map(trustView), next_cursor: result.next_cursor });
-  });
+  for (const action of ["promote", "demote"] as const) {
+    group.on(
+      {
+        method: "post",
+        path: `/${action}`,
+        operationId: `${action}Binding`,
+        summary: `${action === "promote" ? "Promote" : "Demote"} a binding's autonomy tier`,
+        description: "Changes the effective tier of new dispatches and appends a trust record.",
+        auth: "admin",
+        body: TrustChange,
+        responses: { 200: { description: "The trust record of the transition.", json: TrustRecord } },
+        errors: [404, 409],
+      },
+      async (c, { body }) => c.json(await changeTier(c, action, body)),
+    );
+  }
 
-  app.get("/verify", async (c) => {
-    const q = parseQuery(c, verifyTrustQuerySchema);
-    const versions = await listVersions(c.env.DB, q.binding_id);
-    const { records, ...check } = await verifyTrust(c.env, q.binding_id);
-    const latest = versions.at(-1);
-    const hidden = latest ? !visibleTo(c, latest.tenantId) : tenantScope(c) !== null;
-    if ((records === 0 && versions.length === 0) || hidden) throw notFound(`binding '${q.binding_id}'`);
-    return c.json({ binding_id: q.binding_id, ...check });
-  });
-
-  app.post("/promote", async (c) => c.json(await changeTier(c, "promote", await readJson(c, tierChangeBodySchema))));
-  app.post("/demote", async (c) => c.json(await changeTier(c, "demote", await readJson(c, tierChangeBodySchema))));
-  return app;
+  return group.on(
+    {
+      method: "get",
+      path: "/verify",
+      operationId: "verifyTrustChain",
+      summary: "Verify a binding's trust record chain",
+      auth: "admin",
+      query: s.trustVerifyQuerySchema,
+      responses: {
+        200: { description: "Whether the chain is intact.", json: named("TrustVerification", s.trustVerifySchema) },
+      },
+      errors: [404],
+    },
+    async (c, { query: q }) => {
+      const versions = await listVersions(c.env.DB, q.binding_id);
+      const { records, ...check } = await verifyTrust(c.env, q.binding_id);
+      const latest = versions.at(-1);
+      const hidden = latest ? !visibleTo(c, latest.tenantId) : tenantScope(c) !== null;
+      if ((records === 0 && versions.length === 0) || hidden) throw notFound(`binding '${q.binding_id}'`);
+      return c.json({ binding_id: q.binding_id, ...check });
+    },
+  );
 }
