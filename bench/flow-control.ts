@@ -147,6 +147,30 @@ rows.push(
   ),
 );
 rows.push(
+  measure("hot binding, stacked rate_limit (per customer + per repo) admit", () =>
+    admitOnly(
+      engine({
+        rate_limit: [
+          { key: "event.payload.customer", period: 60_000, max: 50 },
+          { key: "event.payload.repo", period: 60_000, max: 200 },
+        ],
+      }),
+    ),
+  ),
+);
+rows.push(
+  measure("hot binding, stacked throttle (per customer + per repo) admit", () =>
+    admitOnly(
+      engine({
+        throttle: [
+          { key: "event.payload.customer", period: 1000, max: 20 },
+          { key: "event.payload.repo", period: 1000, max: 60 },
+        ],
+      }),
+    ),
+  ),
+);
+rows.push(
   measure("hot binding, batch size 10 (20 keys) admit", () =>
     admitOnly(engine({ batch: { key: "event.payload.repo", size: 10, timeout: 60_000 } })),
   ),

@@ -102,6 +102,22 @@ const retrySchema = z.strictObject({
   policy: retryPolicySchema.default("svix"),
 });
 
+/** At most this many stacked windows in one `rate_limit` or `throttle` list. */
+export const MAX_STACKED_LIMITS = 8;
+
+/** One sliding window of `rate_limit` or `throttle` (SPEC 9.3, 9.4). */
+const windowLimit = z.strictObject({ key: celExpression.optional(), period: positiveDuration, max: positiveInt });
+export type WindowLimit = z.output<typeof windowLimit>;
+
+/** One window, or a list of them (e.g. per user and per project): admitted only when every one has room. */
+const windowLimits = z.union([
+  windowLimit,
+  z
+    .array(windowLimit)
+    .min(1, { error: "a list of limits cannot be empty" })
+    .max(MAX_STACKED_LIMITS, { error: `at most ${MAX_STACKED_LIMITS} stacked limits` }),
+]);
+
 /** The flow-control primitives in the order a dispatch passes them (SPEC 9). */
 export const FLOW_PRIMITIVE_NAMES = [
   "batch",
@@ -129,10 +145,8 @@ const flowControlSchema = z
         max_wait: positiveDuration.optional(),
       })
       .optional(),
-    rate_limit: z
-      .strictObject({ key: celExpression.optional(), period: positiveDuration, max: positiveInt })
-      .optional(),
-    throttle: z.strictObject({ key: celExpression.optional(), period: positiveDuration, max: positiveInt }).optional(),
+    rate_limit: windowLimits.optional(),
+    throttle: windowLimits.optional(),
     singleton: z.strictObject({ key: celExpression.optional() }).optional(),
     concurrency: z.strictObject({ key: celExpression.optional(), max: positiveInt }).optional(),
     priority: z

@@ -95,6 +95,7 @@ import { debounceArrive, debounceTimer } from "./primitives/debounce";
 import { rateLimit } from "./primitives/rate-limit";
 import { singleton } from "./primitives/singleton";
 import { drainThrottle, throttleArrive, throttleResume } from "./primitives/throttle";
+import { longestPeriod } from "./primitives/windows";
 
 export class FlowControl {
   private readonly bindingKey: string;
@@ -193,7 +194,7 @@ export class FlowControl {
     const run = this.run(now);
     let next: number | null = null;
     for (const p of ["rate_limit", "throttle"] as const) {
-      const period = this.flow[p]?.period;
+      const period = longestPeriod(this.flow, p);
       this.store.logRetain(p, period === undefined ? now : now - period);
       const oldest = this.store.logOldest(p);
       if (oldest !== null && period !== undefined) next = Math.min(next ?? Infinity, oldest + period);

@@ -5,7 +5,7 @@
  */
 import type { FlowControlSpec } from "../contracts/binding-spec";
 import { type CelCompileResult, compileCel, evaluateCel, keyString } from "../lib/cel";
-import type { FlowPlan, FlowPrimitive } from "./flow-store";
+import type { FlowPlan, FlowPrimitive, LogPrimitive } from "./flow-store";
 import { FLOW_PRIMITIVES } from "./flow-types";
 
 /** Keys longer than this are shortened to KEY_KEEP_CHARS + "~" + hash in gate names. */
@@ -41,8 +41,11 @@ export type Plan =
   | { ok: true; plan: FlowPlan; rankError: string | null }
   | { ok: false; primitive: FlowPrimitive; error: string };
 
+/** Where a CEL key sits in the spec: `rate_limit`, `throttle[1]` (a stacked limit), `priority`. */
+type KeySlot = string;
+
 export class FlowKeys {
-  private readonly compiled = new Map<FlowPrimitive | "priority", CelCompileResult>();
+  private readonly compiled = new Map<KeySlot, CelCompileResult>();
   private readonly bindingKey: string;
   private readonly flow: FlowControlSpec;
 
@@ -51,19 +54,39 @@ export class FlowKeys {
     this.bindingKey = bindingKey;
     this.flow = flow;
     for (const p of [...FLOW_PRIMITIVES, "priority"] as const) {
-      const cfg = flow[p] as { key?: string } | undefined;
-      if (cfg?.key !== undefined) this.compiled.set(p, compileCel(cfg.key));
+      const cfg = flow[p] as { key?: string } | { key?: string }[] | undefined;
+      if (Array.isArray(cfg)) {
+        cfg.forEach((entry, i) => {
+          if (entry.key !== undefined) this.compiled.set(`${p}[${i}]`, compileCel(entry.key));
+        });
+      } else if (cfg?.key !== undefined) {
+        this.compiled.set(p, compileCel(cfg.key));
+      }
     }
   }
 
   /**
    * Every gate the event meets, and its concurrency rank. A key that fails skips the dispatch
-   * (`key_error`); a failing priority key only ranks it last.
+   * (`key_error`); a failing priority key only ranks it last. A stacked `rate_limit`/`throttle` list
+   * meets one window per entry (`<binding_key>:<key>#<index>`); its gate names them all (joined by `+`).
    */
   plan(event: unknown): Plan {
     const gates: FlowPlan["gates"] = {};
+    const windows: NonNullable<FlowPlan["windows"]> = {};
     for (const p of FLOW_PRIMITIVES) {
-      if (this.flow[p] === undefined) continue;
+      const cfg = this.flow[p];
+      if (cfg === undefined) continue;
+      if (Array.isArray(cfg)) {
+        const parts: string[] = [];
+        for (let i = 0; i < cfg.length; i++) {
+          const key = this.evaluate(`${p}[${i}]`, event);
+          if (!key.ok) return { ok: false, primitive: p, error: key.error };
+          parts.push(`${key.key === null ? "_global" : gateKeyPart(key.key)}#${i}`);
+        }
+        windows[p as LogPrimitive] = parts.map((part) => `${this.bindingKey}:${part}`);
+        gates[p] = `${this.bindingKey}:${parts.join("+")}`;
+        continue;
+      }
       const key = this.evaluate(p, event);
       if (!key.ok) return { ok: false, primitive: p, error: key.error };
       gates[p] = `${this.bindingKey}:${key.key === null ? "_global" : gateKeyPart(key.key)}`;
@@ -81,19 +104,17 @@ export class FlowKeys {
         rankError = key.ok ? null : key.error;
       }
     }
-    return { ok: true, plan: { gates, rank }, rankError };
+    const plan: FlowPlan = Object.keys(windows).length > 0 ? { gates, rank, windows } : { gates, rank };
+    return { ok: true, plan, rankError };
   }
 
-  /** `key: null` means the primitive has no key (→ `_global`). */
-  private evaluate(
-    p: FlowPrimitive | "priority",
-    event: unknown,
-  ): { ok: true; key: string | null } | { ok: false; error: string } {
-    const compiled = this.compiled.get(p);
+  /** `key: null` means the slot has no key (→ `_global`). */
+  private evaluate(slot: KeySlot, event: unknown): { ok: true; key: string | null } | { ok: false; error: string } {
+    const compiled = this.compiled.get(slot);
     if (!compiled) return { ok: true, key: null };
-    if (!compiled.ok) return { ok: false, error: `flow_control.${p}.key: ${compiled.error}` };
+    if (!compiled.ok) return { ok: false, error: `flow_control.${slot}.key: ${compiled.error}` };
     const result = evaluateCel(compiled.program, { event });
-    if (!result.ok) return { ok: false, error: `flow_control.${p}.key: ${result.error}` };
+    if (!result.ok) return { ok: false, error: `flow_control.${slot}.key: ${result.error}` };
     return { ok: true, key: keyString(result.value) };
   }
 }

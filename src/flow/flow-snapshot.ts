@@ -2,6 +2,7 @@
 import type { FlowControlSpec } from "../contracts/binding-spec";
 import type { FlowPrimitive, FlowStore, LogPrimitive } from "./flow-store";
 import { type FlowGateSnapshot, type FlowSnapshot, primitiveIndex } from "./flow-types";
+import { limitOfGate, longestPeriod } from "./primitives/windows";
 
 const SNAPSHOT_HOLDERS = 20;
 
@@ -11,9 +12,14 @@ function limitOf(flow: FlowControlSpec, p: FlowPrimitive): number | null {
     case "batch":
       return flow.batch?.size ?? null;
     case "rate_limit":
-    case "throttle":
+    case "throttle": {
+      // A stacked list's window gates get their limit from their log rows below; its throttle queue
+      // gates (a combination of windows) have no single one.
+      const spec = flow[p];
+      return spec === undefined || Array.isArray(spec) ? null : spec.max;
+    }
     case "concurrency":
-      return flow[p]?.max ?? null;
+      return flow.concurrency?.max ?? null;
     case "singleton":
       return 1;
     case "debounce":
@@ -22,7 +28,7 @@ function limitOf(flow: FlowControlSpec, p: FlowPrimitive): number | null {
 }
 
 export function flowSnapshot(flow: FlowControlSpec, store: FlowStore, now: number, limit: number): FlowSnapshot {
-  const since = (p: LogPrimitive) => now - (flow[p]?.period ?? 0);
+  const since = (p: LogPrimitive) => now - (longestPeriod(flow, p) ?? 0);
   const summary = store.summary({ rate_limit: since("rate_limit"), throttle: since("throttle") }, SNAPSHOT_HOLDERS);
   const gates = new Map<string, FlowGateSnapshot>();
   const entry = (primitive: FlowPrimitive, gate: string): FlowGateSnapshot => {
@@ -44,7 +50,13 @@ export function flowSnapshot(flow: FlowControlSpec, store: FlowStore, now: numbe
     }
     return row;
   };
-  for (const log of summary.logs) entry(log.primitive, log.gate).window = log.count;
+  for (const log of summary.logs) {
+    // Windows of a stacked list have periods of their own: count each over its own.
+    const row = entry(log.primitive, log.gate);
+    const own = Array.isArray(flow[log.primitive]) ? limitOfGate(flow, log.primitive, log.gate) : null;
+    row.window = own ? store.logWindow(log.primitive, log.gate, now - own.period).count : log.count;
+    if (own) row.limit = own.max;
+  }
   for (const lease of summary.leases) {
     const row = entry(lease.primitive, lease.gate);
     row.active = lease.count;

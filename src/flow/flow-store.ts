@@ -29,6 +29,8 @@ export interface FlowPlan {
   gates: Partial<Record<FlowPrimitive, string>>;
   /** Priority rank at the concurrency gate (0 without priority). */
   rank: number;
+  /** The windows of a stacked `rate_limit`/`throttle` list, one gate per entry in list order. */
+  windows?: Partial<Record<LogPrimitive, string[]>>;
 }
 
 export interface FlowWait {

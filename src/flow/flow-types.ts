@@ -18,7 +18,15 @@ export type FlowSkipReason = "batch_merged" | "debounced" | "rate_limited" | "si
 
 export type FlowOutcome =
   | { kind: "admit"; leases: FlowLease[]; batch: FlowBatch | null }
-  | { kind: "skip"; reason: FlowSkipReason; primitive: FlowPrimitive; gate: string | null; error: string | null }
+  | {
+      kind: "skip";
+      reason: FlowSkipReason;
+      primitive: FlowPrimitive;
+      gate: string | null;
+      error: string | null;
+      /** The stacked limit that was full (SPEC 9.3); absent for a single limit. */
+      limit_index?: number;
+    }
   | { kind: "wait"; primitive: WaitPrimitive; gate: string; until: number | null; eta: number | null }
   | { kind: "none" };
 

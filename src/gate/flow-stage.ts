@@ -137,6 +137,7 @@ export class FlowStage {
         const detail = {
           skipped: true,
           flow_control: outcome.reason,
+          ...(outcome.limit_index === undefined ? {} : { limit_index: outcome.limit_index }),
           ...(outcome.error ? { error: outcome.error } : {}),
         };
         gate.patch(doc, { status: "skipped", held_reason: null, terminal_at: now }, now);

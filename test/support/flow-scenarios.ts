@@ -71,6 +71,82 @@ export const scenarios: Scenario[] = [
     },
   ],
 
+  [
+    "rate_limit list: admitted only when every window has room; a skip names the full one and counts against none",
+    {
+      rate_limit: [
+        { key: "event.payload.user", period: 1000, max: 2 },
+        { key: "event.payload.project", period: 10_000, max: 3 },
+      ],
+    },
+    (h) => {
+      h.arrive("a1", { user: "u1", project: "p1" }, 0);
+      h.arrive("a2", { user: "u1", project: "p1" }, 100);
+      h.arrive("a3", { user: "u1", project: "p1" }, 200); // u1's window is full
+      h.arrive("b1", { user: "u2", project: "p1" }, 300); // the project's third
+      h.arrive("c1", { user: "u3", project: "p1" }, 400); // the project is full
+      h.arrive("a4", { user: "u1", project: "p2" }, 1200); // u1's window has aged out; p2 is another project
+      expect(h.snapshotStates()).toEqual({
+        a1: "admitted",
+        a2: "admitted",
+        a3: "skipped:rate_limited",
+        b1: "admitted",
+        c1: "skipped:rate_limited",
+        a4: "admitted",
+      });
+      expect(h.outcomes.get("a3")).toEqual({
+        kind: "skip",
+        reason: "rate_limited",
+        primitive: "rate_limit",
+        gate: g("u1#0"),
+        error: null,
+        limit_index: 0,
+      });
+      expect(h.outcomes.get("c1")).toMatchObject({ gate: g("p1#1"), limit_index: 1 });
+      // The skipped a3 did not count against the project, nor c1 against its user.
+      expect(h.store.logWindow("rate_limit", g("p1#1"), -1).count).toBe(3);
+      expect(h.store.logWindow("rate_limit", g("u3#0"), -1).count).toBe(0);
+      // Each window audits on its own gate.
+      expect(
+        h.audit.filter((a) => a.dispatch_id === "a1").map((a) => [a.topic, a.kind, a.payload.limit_index]),
+      ).toEqual([
+        [flowTopic("rate_limit", g("u1#0")), "rate_limit_allowed", 0],
+        [flowTopic("rate_limit", g("p1#1")), "rate_limit_allowed", 1],
+      ]);
+      expect(h.audit.filter((a) => a.dispatch_id === "c1")).toEqual([
+        {
+          topic: flowTopic("rate_limit", g("p1#1")),
+          kind: "rate_limit_blocked",
+          dispatch_id: "c1",
+          payload: { gate: g("p1#1"), dispatch_id: "c1", count: 3, max: 3, period_ms: 10_000, limit_index: 1 },
+        },
+      ]);
+      // The snapshot counts each window over its own period, with its own limit.
+      const gates = h.engine.snapshot(1200).gates;
+      expect(gates.find((s) => s.gate === g("u1#0"))).toMatchObject({ window: 1, limit: 2 }); // a4 only
+      expect(gates.find((s) => s.gate === g("p1#1"))).toMatchObject({ window: 3, limit: 3 });
+      // Retention keeps what the longest period still needs.
+      h.engine.sweep(5000);
+      expect(h.store.logWindow("rate_limit", g("p1#1"), -1).count).toBe(3);
+    },
+  ],
+  [
+    "rate_limit list: a failing key of one entry names the entry",
+    {
+      rate_limit: [
+        { period: 1000, max: 1 },
+        { key: "event.payload.project.id", period: 1000, max: 1 },
+      ],
+    },
+    (h) => {
+      h.arrive("a", {}, 0);
+      expect(h.outcomes.get("a")).toMatchObject({ kind: "skip", reason: "key_error", primitive: "rate_limit" });
+      const outcome = h.outcomes.get("a") as { error: string };
+      expect(outcome.error).toMatch(/^flow_control\.rate_limit\[1\]\.key: /);
+      expect(h.store.logWindow("rate_limit", g("_global#0"), -1).count).toBe(0);
+    },
+  ],
+
   // ---- throttle ----
   [
     "throttle: excess waits FIFO until a slot frees (until = oldest entry + period) instead of dropping",
@@ -107,6 +183,50 @@ export const scenarios: Scenario[] = [
       const times = h.admitted.map((a) => a.at);
       for (const t of times) expect(times.filter((x) => x > t - 1000 && x <= t).length).toBeLessThanOrEqual(2);
       expect(h.auditKinds("c")).toEqual(["throttle_wait", "throttle_acquired"]);
+    },
+  ],
+  [
+    "throttle list: a waiter goes once every window has a slot, FIFO per combination of keys",
+    {
+      throttle: [
+        { key: "event.payload.user", period: 1000, max: 1 },
+        { key: "event.payload.project", period: 1000, max: 2 },
+      ],
+    },
+    (h) => {
+      h.arrive("a", { user: "u1", project: "p1" }, 0);
+      h.arrive("b", { user: "u2", project: "p1" }, 10); // the project's second slot
+      const c = h.arrive("c", { user: "u3", project: "p1" }, 20); // its user is free, the project is not
+      expect(c).toMatchObject({ kind: "wait", primitive: "throttle", gate: g("u3#0+p1#1"), until: 1000 });
+      const d = h.arrive("d", { user: "u1", project: "p1" }, 30); // both full
+      expect(d).toMatchObject({ kind: "wait", gate: g("u1#0+p1#1"), until: 1000 });
+      const e = h.arrive("e", { user: "u1", project: "p1" }, 40); // behind d in its queue
+      expect(e).toMatchObject({ kind: "wait", gate: g("u1#0+p1#1"), until: null });
+      // At 1000 a's entries expire: one project slot. c's timer fires first and takes it; d waits for b's.
+      h.tick(1000);
+      expect(h.snapshotStates(["c", "d", "e"])).toEqual({ c: "admitted", d: "wait:throttle@1010", e: "wait:throttle" });
+      h.tick(5000);
+      expect(h.admitted).toEqual([
+        { id: "a", at: 0 },
+        { id: "b", at: 10 },
+        { id: "c", at: 1000 },
+        { id: "d", at: 1010 },
+        { id: "e", at: 2010 }, // u1's window: d's slot at 1010 + 1000
+      ]);
+      // Every window held: never more than its max admissions in one period.
+      const within = (ids: string[], max: number) => {
+        const times = h.admitted.filter((x) => ids.includes(x.id)).map((x) => x.at);
+        for (const t of times) expect(times.filter((x) => x > t - 1000 && x <= t).length).toBeLessThanOrEqual(max);
+      };
+      within(["a", "d", "e"], 1);
+      within(["a", "b", "c", "d", "e"], 2);
+      expect(h.audit.filter((x) => x.dispatch_id === "c").map((x) => [x.topic, x.kind])).toEqual([
+        [flowTopic("throttle", g("u3#0+p1#1")), "throttle_wait"],
+        [flowTopic("throttle", g("u3#0")), "throttle_acquired"],
+        [flowTopic("throttle", g("p1#1")), "throttle_acquired"],
+      ]);
+      const gates = h.engine.snapshot(2010).gates;
+      expect(gates.find((s) => s.gate === g("p1#1"))).toMatchObject({ primitive: "throttle", limit: 2 });
     },
   ],
   [

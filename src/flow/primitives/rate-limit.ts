@@ -1,22 +1,42 @@
 /**
  * Rate limit (SPEC 9.3): at most `max` admissions per sliding `period` per gate; an arrival over the
- * limit ends `rate_limited`. Admissions are a sliding log, pruned once enough entries expired.
+ * limit ends `rate_limited`. Admissions are a sliding log, pruned once enough entries expired. With a
+ * stacked list every window must have room; the skip names the full one (`limit_index`) and counts
+ * against none, an admission counts against each and is audited on each window's gate.
  */
-import type { FlowControlSpec } from "../../contracts/binding-spec";
-import { type FlowRun, PRUNE_SLACK, type Walker } from "../flow-run";
+import type { FlowRun, Walker } from "../flow-run";
 import type { FlowOutcome } from "../flow-types";
+import { countAgainst, fullWindow, limitIndex, readWindows, windowsOf } from "./windows";
 
-/** Null when the dispatch passes (and counts against the window). */
+/** Null when the dispatch passes (and counts against every window). */
 export function rateLimit(run: FlowRun, w: Walker, gate: string): FlowOutcome | null {
-  const { period, max } = run.flow.rate_limit as NonNullable<FlowControlSpec["rate_limit"]>;
-  const since = run.now - period;
-  const { count, stale } = run.store.logWindow("rate_limit", gate, since);
-  if (count >= max) {
-    run.emit("rate_limit", gate, "rate_limit_blocked", w.id, { count, max, period_ms: period });
-    return { kind: "skip", reason: "rate_limited", primitive: "rate_limit", gate, error: null };
+  const states = readWindows(run, "rate_limit", windowsOf(run.flow, "rate_limit", w.plan, gate));
+  const full = fullWindow(states);
+  if (full) {
+    const { window } = full;
+    run.emit("rate_limit", window.gate, "rate_limit_blocked", w.id, {
+      count: full.count,
+      max: window.max,
+      period_ms: window.period,
+      ...limitIndex(window),
+    });
+    return {
+      kind: "skip",
+      reason: "rate_limited",
+      primitive: "rate_limit",
+      gate: window.gate,
+      error: null,
+      ...limitIndex(window),
+    };
   }
-  if (stale >= PRUNE_SLACK) run.store.logPrune("rate_limit", gate, since);
-  run.store.logAdd("rate_limit", gate, run.now);
-  run.emit("rate_limit", gate, "rate_limit_allowed", w.id, { count: count + 1, max, period_ms: period });
+  countAgainst(run, "rate_limit", states);
+  for (const { window, count } of states) {
+    run.emit("rate_limit", window.gate, "rate_limit_allowed", w.id, {
+      count,
+      max: window.max,
+      period_ms: window.period,
+      ...limitIndex(window),
+    });
+  }
   return null;
 }

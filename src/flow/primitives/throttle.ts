@@ -1,27 +1,33 @@
 /**
  * Throttle (SPEC 9.4): at most `max` admissions per sliding `period` per gate, the rest wait in strict
  * FIFO order (a new arrival never overtakes waiters, even when a slot is free). Only the head holds a
- * timer, at the time the window frees for it; the others report an `eta`.
+ * timer, at the time the windows free for it; the others report an `eta`. A stacked list queues per
+ * combination of key values (the gate names every window) and admits a waiter once every window has
+ * a slot; the admission counts against each and is audited on each window's gate.
  */
-import type { FlowControlSpec } from "../../contracts/binding-spec";
-import { type FlowRun, PRUNE_SLACK, type Walker, waitOutcome, walkerOf } from "../flow-run";
+import { type FlowRun, type Walker, waitOutcome, walkerOf } from "../flow-run";
 import type { FlowWait } from "../flow-store";
 import type { FlowOutcome } from "../flow-types";
-
-const settings = (run: FlowRun) => run.flow.throttle as NonNullable<FlowControlSpec["throttle"]>;
+import {
+  countAgainst,
+  fullWindow,
+  limitIndex,
+  pruneStale,
+  readWindows,
+  type Window,
+  type WindowState,
+  windowsOf,
+} from "./windows";
 
 /** Null when the dispatch takes a slot now; a wait otherwise. */
 export function throttleArrive(run: FlowRun, w: Walker, gate: string): FlowOutcome | null {
-  const { period, max } = settings(run);
-  const since = run.now - period;
+  const windows = windowsOf(run.flow, "throttle", w.plan, gate);
   // Waiters whose slot is already free go first (FIFO); a new arrival never overtakes them.
   if (run.store.waitAt("throttle", gate, 0)) drainThrottle(run, gate, null);
   if (!run.store.waitAt("throttle", gate, 0)) {
-    const { count, stale } = run.store.logWindow("throttle", gate, since);
-    if (count < max) {
-      if (stale >= PRUNE_SLACK) run.store.logPrune("throttle", gate, since);
-      run.store.logAdd("throttle", gate, run.now);
-      run.emit("throttle", gate, "throttle_acquired", w.id, { count: count + 1, max, waited_ms: 0 });
+    const states = readWindows(run, "throttle", windows);
+    if (!fullWindow(states)) {
+      acquire(run, w.id, states, 0);
       return null;
     }
   }
@@ -29,13 +35,14 @@ export function throttleArrive(run: FlowRun, w: Walker, gate: string): FlowOutco
   let until: number | null = null;
   let eta: number;
   if (position === 0) {
-    until = slotAt(run, gate);
+    until = slotAt(run, windows);
     eta = until;
   } else {
-    eta = etaAt(run, gate, position);
+    eta = Math.max(...windows.map((window) => etaAt(run, window, gate, position)));
   }
   run.addWait(w, "throttle", gate, until, eta);
-  run.emit("throttle", gate, "throttle_wait", w.id, { position, until: eta, delay_ms: eta - run.now, max });
+  const limits = windows.length === 1 && windows[0]?.index === null ? { max: windows[0].max } : {};
+  run.emit("throttle", gate, "throttle_wait", w.id, { position, until: eta, delay_ms: eta - run.now, ...limits });
   return { kind: "wait", primitive: "throttle", gate, until, eta };
 }
 
@@ -46,27 +53,20 @@ export function throttleResume(run: FlowRun, wait: FlowWait): FlowOutcome {
 }
 
 /**
- * Admits throttle waiters from the head while the window has room, then makes sure the head has a
+ * Admits throttle waiters from the head while every window has room, then makes sure the head has a
  * timer at its slot. Returns true when `self` was admitted (the caller continues its chain).
  */
 export function drainThrottle(run: FlowRun, gate: string, self: string | null): boolean {
-  const { period, max } = settings(run);
-  const since = run.now - period;
   let head = run.store.waitAt("throttle", gate, 0);
   if (!head) return false;
+  // Every waiter of a queue has the same key values, so the same windows.
+  const windows = windowsOf(run.flow, "throttle", head.plan, gate);
+  const states = readWindows(run, "throttle", windows);
+  pruneStale(run, "throttle", states);
   let admittedSelf = false;
-  const window = run.store.logWindow("throttle", gate, since);
-  if (window.stale >= PRUNE_SLACK) run.store.logPrune("throttle", gate, since);
-  let count = window.count;
-  while (head && count < max) {
+  while (head && !fullWindow(states)) {
     run.store.waitRemove(head.dispatch_id);
-    run.store.logAdd("throttle", gate, run.now);
-    count++;
-    run.emit("throttle", gate, "throttle_acquired", head.dispatch_id, {
-      count,
-      max,
-      waited_ms: run.now - head.arrived_at,
-    });
+    acquire(run, head.dispatch_id, states, run.now - head.arrived_at);
     if (head.dispatch_id === self) {
       admittedSelf = true;
     } else {
@@ -76,7 +76,7 @@ export function drainThrottle(run: FlowRun, gate: string, self: string | null): 
     head = run.store.waitAt("throttle", gate, 0);
   }
   if (head) {
-    const slot = slotAt(run, gate);
+    const slot = slotAt(run, windows);
     if (head.due !== slot) {
       run.store.waitSetDue(head.dispatch_id, slot, slot);
       const outcome: FlowOutcome = { kind: "wait", primitive: "throttle", gate, until: slot, eta: slot };
@@ -86,29 +86,43 @@ export function drainThrottle(run: FlowRun, gate: string, self: string | null): 
   return admittedSelf;
 }
 
-/** When the window next has room: the entry whose expiry brings the count below max, plus period. */
-function slotAt(run: FlowRun, gate: string): number {
-  const { period, max } = settings(run);
-  const since = run.now - period;
-  const { count } = run.store.logWindow("throttle", gate, since);
-  if (count < max) return run.now;
-  const entry = run.store.logNth("throttle", gate, since, count - max);
-  return entry === null ? run.now : entry + period;
+/** One admission: counted against every window and audited on each. */
+function acquire(run: FlowRun, dispatchId: string, states: WindowState[], waited: number): void {
+  countAgainst(run, "throttle", states);
+  for (const { window, count } of states) {
+    run.emit("throttle", window.gate, "throttle_acquired", dispatchId, {
+      count,
+      max: window.max,
+      waited_ms: waited,
+      ...limitIndex(window),
+    });
+  }
+}
+
+/** When every window next has room: for each, the entry whose expiry brings it below max, plus period. */
+function slotAt(run: FlowRun, windows: Window[]): number {
+  let slot = run.now;
+  for (const { window, count } of readWindows(run, "throttle", windows)) {
+    if (count < window.max) continue;
+    const entry = run.store.logNth("throttle", window.gate, run.now - window.period, count - window.max);
+    slot = Math.max(slot, entry === null ? run.now : entry + window.period);
+  }
+  return slot;
 }
 
 /**
- * FIFO estimate for the waiter at `position` (> 0): the waiters ahead take slots in order, so its slot
- * frees when the max-th most recent of (window entries + earlier slots) expires.
+ * FIFO estimate for the waiter at `position` (> 0) of queue `gate` in one window: the waiters ahead take
+ * slots in order, so its slot frees when the max-th most recent of (window entries + earlier slots) expires.
  */
-function etaAt(run: FlowRun, gate: string, position: number): number {
-  const { period, max } = settings(run);
+function etaAt(run: FlowRun, window: Window, gate: string, position: number): number {
+  const { period, max } = window;
   const now = run.now;
   const since = now - period;
   if (position < max) {
-    const { count } = run.store.logWindow("throttle", gate, since);
+    const { count } = run.store.logWindow("throttle", window.gate, since);
     const idx = count + position - max;
     if (idx < 0) return now;
-    const entry = run.store.logNth("throttle", gate, since, idx);
+    const entry = run.store.logNth("throttle", window.gate, since, idx);
     return Math.max(now, (entry ?? now) + period);
   }
   const ahead = run.store.waitAt("throttle", gate, position - max);

@@ -126,4 +126,48 @@ describe("rate_limit", () => {
     expect(await logRows()).toBe(0);
     expect(await gateStats(b.bindingKey, "rate_limit", `${b.bindingKey}:a`)).toBeUndefined();
   });
+
+  it("stacks limits per user and per project: every window must have room, the skip names the full one", async () => {
+    const b = await flowBinding(
+      {
+        rate_limit: [
+          { key: "event.payload.user", period: "1h", max: 1 },
+          { key: "event.payload.project", period: "1h", max: 2 },
+        ],
+      },
+      { responses: [], otherwise: { status: 200 } },
+    );
+    const first = await arrive(b, { user: "ann", project: "apollo" }, TERMINAL);
+    const sameUser = await arrive(b, { user: "ann", project: "apollo" }, TERMINAL);
+    const second = await arrive(b, { user: "bob", project: "apollo" }, TERMINAL);
+    const projectFull = await arrive(b, { user: "cat", project: "apollo" }, TERMINAL);
+    expect(first.detail.status).toBe("succeeded");
+    expect(second.detail.status).toBe("succeeded");
+    expect(sameUser.detail).toMatchObject({
+      status: "skipped",
+      result: { skipped: true, flow_control: "rate_limited", limit_index: 0 },
+    });
+    expect(projectFull.detail).toMatchObject({
+      status: "skipped",
+      result: { skipped: true, flow_control: "rate_limited", limit_index: 1 },
+    });
+    const skipped = await recordsOf(projectFull.event_id, "trigger.outbox", "dispatch_skipped");
+    expect(skipped[0]?.payload).toMatchObject({ detail: { flow_control: "rate_limited", limit_index: 1 } });
+
+    // Each limit audits on its own gate (`…#<index>`); a skip counted against none.
+    const project = `${b.bindingKey}:apollo#1`;
+    const audit = await auditEventually("rate_limit", project, 3);
+    expect(audit.map((r) => [r.kind, r.event_id, r.payload.limit_index])).toEqual([
+      ["rate_limit_allowed", first.event_id, 1],
+      ["rate_limit_allowed", second.event_id, 1],
+      ["rate_limit_blocked", projectFull.event_id, 1],
+    ]);
+    const ann = await auditEventually("rate_limit", `${b.bindingKey}:ann#0`, 2);
+    expect(ann.map((r) => [r.kind, r.event_id])).toEqual([
+      ["rate_limit_allowed", first.event_id],
+      ["rate_limit_blocked", sameUser.event_id],
+    ]);
+    expect(await gateStats(b.bindingKey, "rate_limit", project)).toMatchObject({ limit: 2, window: 2 });
+    expect(await gateStats(b.bindingKey, "rate_limit", `${b.bindingKey}:cat#0`)).toBeUndefined();
+  });
 });

@@ -7,6 +7,7 @@ import {
   callsOf,
   cancel,
   dispatchIdOf,
+  evictGate,
   flowBinding,
   gateStats,
   sleep,
@@ -104,5 +105,36 @@ describe("throttle", () => {
     const acquired = acquiredTimes(audit);
     expect(acquired).toHaveLength(2);
     expect(acquired[1] - acquired[0]).toBeGreaterThanOrEqual(3_000);
+  });
+
+  it("stacks windows: a waiter goes once every window has a slot, and survives the gate's eviction", async () => {
+    const b = await flowBinding(
+      {
+        throttle: [
+          { key: "event.payload.user", period: "2s", max: 5 },
+          { key: "event.payload.project", period: "2s", max: 1 },
+        ],
+      },
+      { responses: [], otherwise: { status: 200 } },
+    );
+    const first = await arrive(b, { user: "ann", project: "apollo" });
+    const held = await arrive(b, { user: "bob", project: "apollo" }, ["held", "admitted", "running", ...TERMINAL]);
+    expect(held.status).toBe("held");
+    const queue = `${b.bindingKey}:bob#0+apollo#1`;
+    expect(held.detail.result).toMatchObject({ held: true, flow_control: "throttle", gate: queue });
+    expect(await gateStats(b.bindingKey, "throttle", queue)).toMatchObject({ waiting: 1, limit: null });
+    await evictGate(b.bindingKey);
+    for (const e of [first, held]) {
+      expect(await waitForDispatch(b.bindingKey, e.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
+    }
+    const project = await auditEventually("throttle", `${b.bindingKey}:apollo#1`, 2);
+    expect(project.map((r) => [r.kind, r.event_id, r.payload.limit_index])).toEqual([
+      ["throttle_acquired", first.event_id, 1],
+      ["throttle_acquired", held.event_id, 1],
+    ]);
+    const acquired = project.map((r) => Date.parse((r as unknown as { at: string }).at));
+    expect((acquired[1] ?? 0) - (acquired[0] ?? 0)).toBeGreaterThanOrEqual(2_000);
+    const bob = await auditEventually("throttle", `${b.bindingKey}:bob#0`, 1);
+    expect(bob.map((r) => [r.kind, r.payload.limit_index])).toEqual([["throttle_acquired", 0]]);
   });
 });

@@ -121,6 +121,27 @@ describe("defaults", () => {
       },
     ],
     [
+      "flow control: stacked rate limits and throttles, in list order",
+      {
+        flow_control: {
+          rate_limit: [
+            { key: "event.payload.user", period: "1m", max: 10 },
+            { key: "event.payload.project", period: "1h", max: 100 },
+          ],
+          throttle: [{ period: "1s", max: 5 }],
+        },
+      },
+      {
+        flow_control: {
+          rate_limit: [
+            { key: "event.payload.user", period: 60_000, max: 10 },
+            { key: "event.payload.project", period: 3_600_000, max: 100 },
+          ],
+          throttle: [{ period: 1000, max: 5 }],
+        },
+      },
+    ],
+    [
       "flow control: batch alone",
       { flow_control: { batch: { size: 10, timeout: "2s" } } },
       { flow_control: { batch: { size: 10, timeout: 2000 } } },
@@ -383,6 +404,25 @@ describe("problems", () => {
         { path: "flow_control.concurrency.limit", message: "unknown field 'limit'" },
         { path: "flow_control.priority.order", message: "order cannot be empty" },
       ],
+    ],
+    [
+      "stacked limits: each entry's problems by index, an empty or too long list",
+      {
+        ...base,
+        flow_control: {
+          rate_limit: [{ key: "event.payload.user", period: "1m", max: 10 }, { period: "1h" }],
+          throttle: [],
+        },
+      },
+      [
+        { path: "flow_control.rate_limit.1.max", message: "required field is missing" },
+        { path: "flow_control.throttle", message: "a list of limits cannot be empty" },
+      ],
+    ],
+    [
+      "more stacked limits than allowed",
+      { ...base, flow_control: { throttle: Array.from({ length: 9 }, () => ({ period: "1s", max: 1 })) } },
+      [{ path: "flow_control.throttle", message: "at most 8 stacked limits" }],
     ],
     [
       "cross-field rules reported alongside field problems",

@@ -80,6 +80,26 @@ describe("flow control on DO SQLite, one hot binding", () => {
     { debounce: { key: "event.payload.repo", period: 60_000, deliver: "all" } },
     admit,
   );
+  scenario(
+    "stacked rate_limit (per customer + per repo) admit",
+    {
+      rate_limit: [
+        { key: "event.payload.customer", period: 60_000, max: 50 },
+        { key: "event.payload.repo", period: 60_000, max: 200 },
+      ],
+    },
+    admit,
+  );
+  scenario(
+    "stacked throttle (per customer + per repo) admit",
+    {
+      throttle: [
+        { key: "event.payload.customer", period: 1000, max: 20 },
+        { key: "event.payload.repo", period: 1000, max: 60 },
+      ],
+    },
+    admit,
+  );
   scenario("batch size 10 (20 keys) admit", { batch: { key: "event.payload.repo", size: 10, timeout: 60_000 } }, admit);
   scenario("1,000 concurrency gates admit+release", { concurrency: { key: "event.payload.k", max: 1 } }, (fc, i) => {
     admit(fc, i);
