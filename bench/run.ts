@@ -12,6 +12,7 @@
  *                  5. the capacity model that follows from them
  *   6. flow        flow-control decisions per second in a BindingGate's own SQLite (workerd, through
  *                  test/unit/flow/flow-control-sql.bench.ts)
+ *   7. preview     `POST /v1/bindings:preview` over 1,000 stored events (SPEC 5.4): answer time
  *
  * It starts what it needs on spare ports with fresh state, and stops it again: Switchyard through
  * `scripts/start.mjs` (as `npm start`), the demo handler's server (bench/handler.ts: the one
@@ -20,7 +21,7 @@
  *
  * Options (flags or BENCH_* environment variables, e.g. --intake-seconds=5 or BENCH_INTAKE_SECONDS=5):
  *   --quick                 short runs
- *   --only=intake,latency,e2e,ops,flow
+ *   --only=intake,latency,e2e,ops,flow,preview
  *   --concurrency=50        closed-loop clients (intake, saturation)
  *   --intake-seconds=8 --rounds=2 --warmup-seconds=2
  *   --rates=10,100 --latency-seconds=20 --saturation-seconds=8   (open-loop rates, events/s)
@@ -77,7 +78,7 @@ function num(name: string, normal: number, short: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got '${raw}'`);
   return value;
 }
-const PHASES = ["intake", "latency", "e2e", "ops", "flow"] as const;
+const PHASES = ["intake", "latency", "e2e", "ops", "flow", "preview"] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set((option("only") ?? PHASES.join(",")).split(",").map((s) => s.trim()));
 for (const p of only) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'`);
@@ -607,6 +608,55 @@ async function e2ePhase(api: Api, pid: number | undefined): Promise<void> {
   log();
 }
 
+/** SPEC 5.4: a preview of 1,000 stored events answers well under a second (interactive use). */
+async function previewPhase(api: Api): Promise<void> {
+  const events = 1000;
+  log(`## 7. Binding preview over ${events} stored events`);
+  const kind = `preview-${runId}`;
+  const since = new Date(Date.now() - 1000).toISOString();
+  for (let b = 0; b < events / 100; b++) {
+    const batch = Array.from({ length: 100 }, (_, i) => ({
+      provider: "bench-preview",
+      kind,
+      payload: { n: b * 100 + i, customer: `c${i % 10}`, total: i % 7 },
+    }));
+    await api("POST", "/v1/events", batch);
+  }
+  const spec = {
+    provider: "bench-preview",
+    events: [kind],
+    when: "event.payload.total > 0",
+    handler: "https://example.com/preview",
+    flow_control: {
+      rate_limit: [
+        { key: "event.payload.customer", period: "1s", max: 20 },
+        { period: "1m", max: 500 },
+      ],
+      concurrency: { max: 5 },
+    },
+  };
+  const times: number[] = [];
+  let answer: { evaluated: number; summary: Record<string, unknown> } | null = null;
+  for (let run = 0; run < 5; run++) {
+    const t0 = performance.now();
+    answer = await api("POST", "/v1/bindings:preview", { spec, since, limit: events, assume_duration_ms: 50 });
+    times.push(performance.now() - t0);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const result = {
+    events: answer?.evaluated ?? 0,
+    median_ms: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+    max_ms: sorted.at(-1) ?? Number.NaN,
+    summary: answer?.summary ?? null,
+  };
+  results.preview = result;
+  log(
+    `  ${result.events} events scanned: median ${fmt(result.median_ms)} ms, slowest ${fmt(result.max_ms)} ms (5 runs)`,
+  );
+  log(`  outcomes: ${JSON.stringify(result.summary)}`);
+  log();
+}
+
 async function opsPhase(): Promise<void> {
   log(
     `## 4. Billable operations and cost per dispatched event (counting boot, ${opts.opsEvents} events at ${opts.opsRate}/s, handler answering in ${opts.opsHandlerMs} ms)`,
@@ -773,7 +823,7 @@ async function main(): Promise<void> {
   }
   const t0 = Date.now();
   await startHandler();
-  const needsMain = wants("intake") || wants("latency") || wants("e2e");
+  const needsMain = wants("intake") || wants("latency") || wants("e2e") || wants("preview");
   if (needsMain) {
     const [sy, baseline] = await Promise.all([startSwitchyard(), wants("intake") ? startBaseline() : null]);
     const api = apiOf(SY, sy.token);
@@ -784,6 +834,7 @@ async function main(): Promise<void> {
     if (baseline) await release(baseline);
     if (wants("latency")) await latencyPhase(api);
     if (wants("e2e")) await e2ePhase(api, sy.process.child.pid);
+    if (wants("preview")) await previewPhase(api);
     await release(sy.process);
   }
   if (wants("ops")) await opsPhase();

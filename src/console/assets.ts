@@ -33,7 +33,8 @@ background:var(--muted-bg);color:var(--muted)}
 .tone-info{background:var(--info-bg);color:var(--info)}
 form.filters{display:flex;gap:8px;align-items:flex-end;flex-wrap:wrap;margin:0 0 12px}
 label{display:flex;flex-direction:column;gap:2px;font-size:12px;color:var(--muted)}
-input,select{font:inherit;padding:5px 7px;border:1px solid var(--line);border-radius:5px;background:#fff;color:var(--fg)}
+form.preview textarea{font:12px/1.45 ui-monospace,monospace;width:100%;box-sizing:border-box;margin-bottom:8px}
+input,select,textarea{font:inherit;padding:5px 7px;border:1px solid var(--line);border-radius:5px;background:#fff;color:var(--fg)}
 button{font:inherit;padding:5px 12px;border-radius:5px;border:1px solid var(--line);background:#fff;cursor:pointer}
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 button.danger{color:var(--bad);border-color:#e7b3b3}

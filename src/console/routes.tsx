@@ -17,6 +17,7 @@ import { dlqRoutes } from "./pages/dlq";
 import { eventDetailRoutes } from "./pages/event-detail";
 import { eventListRoutes } from "./pages/events";
 import { loginRoutes, logoutRoute } from "./pages/login";
+import { previewRoutes } from "./pages/preview";
 import { sourceRoutes } from "./pages/sources";
 import { traceRoutes } from "./pages/trace";
 import { csrfToken, csrfValid, SESSION_COOKIE, sameOrigin } from "./session";
@@ -124,6 +125,7 @@ export function consoleRoutes(fetchApi: ApiFetch) {
   traceRoutes(app);
   dlqRoutes(app);
   bindingRoutes(app);
+  previewRoutes(app);
   sourceRoutes(app);
   circuitRoutes(app);
   approvalRoutes(app);

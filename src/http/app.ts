@@ -18,6 +18,7 @@ import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { hookRoutes } from "./routes/hooks";
 import { metricsRoutes } from "./routes/metrics";
+import { previewRoutes } from "./routes/preview";
 import { queueRoutes } from "./routes/queues";
 import { recordRoutes } from "./routes/records";
 import { replayRoutes } from "./routes/replay";
@@ -35,6 +36,7 @@ function routeGroups(): RouteGroup[] {
     eventRoutes(),
     replayRoutes(),
     bindingRoutes(),
+    previewRoutes(),
     dispatchRoutes(),
     dlqRoutes(),
     approvalRoutes(),

@@ -38,6 +38,9 @@ function BindingCard(props: { binding: BindingItem; stats: Map<string, GateStats
         <div class="row">
           <strong class="mono">{b.id}</strong>
           {b.paused ? <Badge status="held" text="paused" /> : <Badge status="succeeded" text="running" />}
+          <a class="small" href={`/console/preview?binding=${encodeURIComponent(b.id)}`}>
+            Preview
+          </a>
         </div>
         <form
           class="inline"
@@ -140,7 +143,10 @@ export function bindingRoutes(app: Hono<ConsoleEnv>) {
       live,
       body: (
         <>
-          <h1>Bindings</h1>
+          <div class="row spread">
+            <h1>Bindings</h1>
+            <a href="/console/preview">Preview a spec against stored events →</a>
+          </div>
           <LiveBox live={live} />
         </>
       ),

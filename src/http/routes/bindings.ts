@@ -51,7 +51,7 @@ function checkSpec(input: unknown): BindingSpecValidation {
 }
 
 /** A checked spec, else 400 with every problem. */
-function specOrThrow(input: unknown) {
+export function specOrThrow(input: unknown) {
   const result = checkSpec(input);
   if (result.ok) return result.spec;
   throw new AppError("validation_failed", `invalid binding spec: ${summarize(result.problems)}`, {

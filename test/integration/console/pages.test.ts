@@ -418,3 +418,32 @@ describe("no secrets in the console", () => {
     }
   });
 });
+
+describe("binding preview page", () => {
+  it("starts from a binding's active spec and shows each event's outcome and the summary", async () => {
+    const b = await scriptedBinding(ok);
+    const first = await publish(b.provider, "order.created", { order: 1 });
+    await waitForDispatch(b.bindingKey, first.event_id, ["succeeded"]);
+    const form = await client.get(`/console/preview?binding=${encodeURIComponent(b.id)}`);
+    expect(form.status).toBe(200);
+    expect(form.html).toContain("<textarea");
+    expect(form.html).toContain(b.provider);
+
+    const spec = JSON.stringify({ provider: b.provider, events: ["order.created"], handler: "https://example.com/h" });
+    const page = await client.post("/console/preview", { spec, limit: "1000" });
+    expect(page.status).toBe(200);
+    expect(page.html).toContain("data-preview-summary");
+    const row = rowOf(page.html, "data-event-id", first.event_id);
+    expect(row).toContain('data-outcome="dispatch"');
+  });
+
+  it("shows a spec that is not JSON, or one the API rejects, as a message", async () => {
+    const notJson = await client.post("/console/preview", { spec: "{provider:" });
+    expect(notJson.status).toBe(400);
+    expect(notJson.html).toContain("The spec is not JSON");
+    const invalid = await client.post("/console/preview", { spec: JSON.stringify({ provider: "github" }) });
+    expect(invalid.status).toBe(400);
+    expect(invalid.html).toContain("invalid binding spec");
+    expect(invalid.html).toContain("<textarea");
+  });
+});
