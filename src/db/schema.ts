@@ -174,15 +174,23 @@ export const attempts = sqliteTable(
   (t) => [primaryKey({ columns: [t.dispatchId, t.attempt] })],
 );
 
+/**
+ * The leading columns of a record kept once per dispatch (a dead letter, an approval request): its
+ * own id and the dispatch, binding version, event and tenant it is about.
+ */
+const dispatchRecordColumns = {
+  id: text("id").primaryKey(),
+  dispatchId: text("dispatch_id").notNull(),
+  bindingKey: text("binding_key").notNull(),
+  bindingId: text("binding_id").notNull(),
+  eventId: text("event_id").notNull(),
+  tenantId: text("tenant_id"),
+};
+
 export const dlqEntries = sqliteTable(
   "dlq_entries",
   {
-    id: text("id").primaryKey(),
-    dispatchId: text("dispatch_id").notNull(),
-    bindingKey: text("binding_key").notNull(),
-    bindingId: text("binding_id").notNull(),
-    eventId: text("event_id").notNull(),
-    tenantId: text("tenant_id"),
+    ...dispatchRecordColumns,
     attemptCount: integer("attempt_count").notNull(),
     finalError: text("final_error").notNull(),
     errorClass: text("error_class").notNull(),
@@ -301,12 +309,7 @@ export const intakeCounters = sqliteTable(
 export const approvals = sqliteTable(
   "approvals",
   {
-    id: text("id").primaryKey(),
-    dispatchId: text("dispatch_id").notNull(),
-    bindingKey: text("binding_key").notNull(),
-    bindingId: text("binding_id").notNull(),
-    eventId: text("event_id").notNull(),
-    tenantId: text("tenant_id"),
+    ...dispatchRecordColumns,
     reason: text("reason").notNull(),
     /** JSON array of reviewer names. */
     reviewers: text("reviewers").notNull(),
