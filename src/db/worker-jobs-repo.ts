@@ -10,6 +10,7 @@ import { triggerEventSchema } from "../contracts/events";
 import type { JobPriority, WorkerJob } from "../contracts/worker-jobs";
 import { claimCutoffs, compareForClaim, type JobClock, queueCounts } from "../handlers/worker-jobs-policy";
 import { uuidv7 } from "../lib/ids";
+import { parseJsonText } from "../lib/json-text";
 import { iso } from "../lib/time";
 import { workerJobs } from "./schema";
 
@@ -257,15 +258,6 @@ export async function purgeAckedJobs(d1: D1Database, before: string, limit = 500
   return deleted.length;
 }
 
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /** The fields the pure policy reads. */
 export function clockOf(row: WorkerJobRow): JobClock {
   return {
@@ -276,7 +268,7 @@ export function clockOf(row: WorkerJobRow): JobClock {
     lease_expires_at: row.leaseExpiresAt,
     consumer_id: row.consumerId,
     claims: row.claims,
-    response: parseJson(row.response),
+    response: parseJsonText(row.response),
   };
 }
 
@@ -299,7 +291,7 @@ export function jobView(row: WorkerJobRow): WorkerJob {
     consumer_id: row.consumerId,
     lease_expires_at: row.leaseExpiresAt,
     claims: row.claims,
-    response: parseJson(row.response),
+    response: parseJsonText(row.response),
     pushed_at: row.pushedAt,
     push_error: row.pushError,
     created_at: row.createdAt,

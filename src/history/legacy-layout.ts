@@ -7,6 +7,7 @@
 import { type AttemptView, type DispatchStatus, storedAttemptOutcome } from "../contracts/dispatch";
 import type { DispatchDoc, DispatchKey } from "../contracts/dispatch-doc";
 import type { SignatureStatus, TriggerEvent } from "../contracts/events";
+import { parseJsonText } from "../lib/json-text";
 import type { StoredEvent } from "./event-store";
 
 type EventRow = {
@@ -67,15 +68,6 @@ async function inChunks<T>(d1: D1Database, sql: (marks: string) => string, ids: 
     out.push(...results);
   }
   return out;
-}
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 /** Events of the earlier layout, with their routes and replays from its dispatch rows. */
@@ -176,7 +168,7 @@ export function legacyDoc(row: DispatchRow, attempts: AttemptView[]): DispatchDo
         at: Date.parse(row.updated_at),
         status: row.status as DispatchStatus,
         attempt_count: row.attempt_count,
-        result: parseJson(row.result),
+        result: parseJsonText(row.result),
         error: row.error,
         error_class: row.error_class,
         next_attempt_at: row.next_attempt_at,
