@@ -82,6 +82,11 @@ export interface ListQuery {
   limit: number;
 }
 
+/** The leading `entries` columns, `k` to `replay_of`, of a dispatch's entry or stub. */
+function entryKeyValues(k: number, doc: DispatchDoc) {
+  return [k, doc.dispatch_id, doc.binding_key, doc.event_id, doc.status, doc.tenant_id, doc.replay_of_event_id];
+}
+
 export class HistoryStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(HISTORY_SCHEMA);
@@ -108,13 +113,7 @@ export class HistoryStore {
        ON CONFLICT (k, dispatch_id) DO UPDATE SET status = excluded.status, stub_of = NULL, stats = excluded.stats,
          trust = excluded.trust, chain_seq = excluded.chain_seq, prev_hash = excluded.prev_hash, hash = excluded.hash,
          doc = excluded.doc`,
-      k,
-      doc.dispatch_id,
-      doc.binding_key,
-      doc.event_id,
-      doc.status,
-      doc.tenant_id,
-      doc.replay_of_event_id,
+      ...entryKeyValues(k, doc),
       JSON.stringify(stats),
       trust ? JSON.stringify(trust.content) : null,
       trust?.chain_seq ?? null,
@@ -129,13 +128,7 @@ export class HistoryStore {
     this.sql.exec(
       `INSERT INTO entries (k, dispatch_id, binding_key, event_id, status, tenant_id, replay_of, stub_of, doc)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (k, dispatch_id) DO NOTHING`,
-      k,
-      doc.dispatch_id,
-      doc.binding_key,
-      doc.event_id,
-      doc.status,
-      doc.tenant_id,
-      doc.replay_of_event_id,
+      ...entryKeyValues(k, doc),
       holder,
       JSON.stringify(doc),
     );
