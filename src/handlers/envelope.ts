@@ -98,20 +98,31 @@ export async function webhookSignatures(
   return signed.join(" ");
 }
 
+/** What every signed outbound JSON call carries (a dispatch, a classifier call): type, agent, trace, webhook id and time. */
+export async function signedCallHeaders(
+  traceId: string,
+  id: string,
+  timestampS: number,
+): Promise<Record<string, string>> {
+  return {
+    "content-type": "application/json",
+    "user-agent": "Switchyard/1",
+    traceparent: await traceparent(traceId),
+    "x-switchyard-trace-id": traceId,
+    "webhook-id": id,
+    "webhook-timestamp": String(timestampS),
+  };
+}
+
 export async function outboundHeaders(ctx: AttemptContext, body: string, now: number): Promise<Headers> {
   const id = webhookId(ctx);
   const ts = Math.floor(now / 1000);
   const headers = new Headers({
-    "content-type": "application/json",
-    "user-agent": "Switchyard/1",
-    traceparent: await traceparent(ctx.trace_id),
-    "x-switchyard-trace-id": ctx.trace_id,
+    ...(await signedCallHeaders(ctx.trace_id, id, ts)),
     "x-switchyard-attempt": String(ctx.attempt),
     "x-switchyard-autonomy-tier": ctx.autonomy_tier,
     "x-switchyard-binding-key": ctx.binding_key,
     "x-switchyard-event-id": ctx.event_id,
-    "webhook-id": id,
-    "webhook-timestamp": String(ts),
     "webhook-signature": await webhookSignatures(ctx, id, ts, body),
   });
   if (ctx.replay_of_event_id) headers.set("x-switchyard-replay", "1");

@@ -5,7 +5,7 @@
  */
 import type { TriggerEvent } from "../contracts/events";
 import { parseHandlerUri } from "../contracts/handler-uri";
-import { traceparent, webhookSignatures } from "../handlers/envelope";
+import { signedCallHeaders, webhookSignatures } from "../handlers/envelope";
 import { readBodyText } from "../handlers/http-response";
 import { httpTarget } from "../handlers/invoke";
 import { deadline as deadlineOf } from "../lib/deadline";
@@ -45,14 +45,7 @@ export async function callClassifier(env: Env, req: ClassifyRequest, now: () => 
   });
   const id = `classify/${req.dispatch_id.replaceAll("|", "/")}`;
   const ts = Math.floor(started / 1000);
-  const headers = new Headers({
-    "content-type": "application/json",
-    "user-agent": "Switchyard/1",
-    traceparent: await traceparent(req.trace_id),
-    "x-switchyard-trace-id": req.trace_id,
-    "webhook-id": id,
-    "webhook-timestamp": String(ts),
-  });
+  const headers = new Headers(await signedCallHeaders(req.trace_id, id, ts));
   if (req.signing_secret) headers.set("webhook-signature", await webhookSignatures(req, id, ts, body));
   const limit = deadlineOf(req.timeout_ms);
   const deadline = limit.signal;
