@@ -4,6 +4,7 @@ import type { CircuitItem } from "../circuit/contract";
 import type { AttemptView, DispatchOutcome } from "../contracts/dispatch";
 import type { TriggerEvent } from "../contracts/events";
 import type { dlqDetail, dlqSummary } from "../db/dlq-repo";
+import type { RecordView } from "../dispatch/dispatch-view";
 import type { FlowGateSnapshot } from "../flow/flow-types";
 
 export type { ApprovalView as ApprovalItem } from "../contracts/approvals";
@@ -62,14 +63,5 @@ export interface Stats {
   bindings: GateStats[];
 }
 
-export interface RecordItem {
-  seq: number;
-  topic: string;
-  kind: string;
-  tenant_id: string | null;
-  event_id: string | null;
-  trace_id: string | null;
-  binding_key: string | null;
-  payload: unknown;
-  at: string;
-}
+/** A record as `GET /v1/records` answers it: its view, numbered. */
+export type RecordItem = { seq: number } & Omit<RecordView, "order">;
