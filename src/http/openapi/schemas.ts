@@ -17,6 +17,7 @@ import type { ReplayTarget } from "../../dispatch/replay";
 import type { BindingGate } from "../../gate/binding-gate";
 import { ERROR_STATUS } from "../../lib/errors";
 import type { ActionGraph } from "../../observability/action-graph";
+import { named } from "./route";
 
 // ---- shared ----
 
@@ -41,6 +42,11 @@ const nextCursor = z.string().nullable().meta({ description: "Pass as `cursor` f
 /** `{items, next_cursor}` of a cursor-paged list. */
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), next_cursor: nextCursor });
+}
+
+/** A list operation's answers: 200 with a page of `item`, documented as the component `name`. */
+export function pageAnswer(description: string, name: string, item: z.ZodType) {
+  return { 200: { description, json: named(name, pageOf(item)) } };
 }
 
 export const healthSchema = z.object({

@@ -8,7 +8,7 @@ import { tenantScope, visibleTo } from "../auth";
 import { Approval } from "../openapi/components";
 import { named, RouteGroup } from "../openapi/route";
 import * as s from "../openapi/schemas";
-import { decodeCursor, page } from "../pagination";
+import { newestFirstPage } from "../pagination";
 
 const ApprovalDecision = named("ApprovalDecisionRequest", s.approvalDecisionBodySchema);
 
@@ -48,23 +48,11 @@ export function approvalRoutes() {
         summary: "List approval requests",
         auth: "admin",
         query: s.approvalListQuerySchema,
-        responses: {
-          200: {
-            description: "A page of approval requests.",
-            json: named("ApprovalPage", s.pageOf(s.approvalSchema)),
-          },
-        },
+        responses: s.pageAnswer("A page of approval requests.", "ApprovalPage", s.approvalSchema),
       },
       async (c, { query: q }) => {
-        const cursor = decodeCursor(q.cursor, 2);
-        const rows = await listApprovals(
-          c.env.DB,
-          { ...q, tenant: tenantScope(c) },
-          cursor ? [String(cursor[0]), String(cursor[1])] : null,
-          q.limit,
-        );
-        const result = page(rows, q.limit, (r) => [r.createdAt, r.id]);
-        return c.json({ items: result.items.map(approvalView), next_cursor: result.next_cursor });
+        const filter = { ...q, tenant: tenantScope(c) };
+        return c.json(await newestFirstPage(q, (after, n) => listApprovals(c.env.DB, filter, after, n), approvalView));
       },
     )
     .on(

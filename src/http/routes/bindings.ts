@@ -30,7 +30,7 @@ import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { Binding, BindingVersion, SigningSecret } from "../openapi/components";
 import { honoPath, named, RouteGroup } from "../openapi/route";
 import * as s from "../openapi/schemas";
-import { decodeCursor, limitSchema, page } from "../pagination";
+import { limitSchema, page, stringKeyCursor } from "../pagination";
 import { parseWith } from "../validate";
 
 /**
@@ -170,15 +170,10 @@ export function bindingRoutes() {
         summary: "List bindings with their versions",
         auth: "admin",
         query: listBindingsQuerySchema,
-        responses: {
-          200: { description: "A page of bindings.", json: named("BindingPage", s.pageOf(s.bindingSchema)) },
-        },
+        responses: s.pageAnswer("A page of bindings.", "BindingPage", s.bindingSchema),
       },
       async (c, { query: q }) => {
-        const after = decodeCursor(q.cursor, 1)?.[0];
-        if (after !== undefined && typeof after !== "string") {
-          throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
-        }
+        const after = stringKeyCursor(q.cursor);
         const db = drizzle(c.env.DB);
         const scope = tenantScope(c);
         const ids = await db
@@ -186,7 +181,7 @@ export function bindingRoutes() {
           .from(bindingVersions)
           .where(
             and(
-              typeof after === "string" ? gt(bindingVersions.id, after) : undefined,
+              after !== null ? gt(bindingVersions.id, after) : undefined,
               scope ? eq(bindingVersions.tenantId, scope) : undefined,
             ),
           )

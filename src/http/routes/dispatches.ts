@@ -147,12 +147,7 @@ export function dispatchRoutes() {
         summary: "List dispatches",
         auth: "admin",
         query: listDispatchesQuerySchema,
-        responses: {
-          200: {
-            description: "A page of dispatches.",
-            json: named("DispatchPage", s.pageOf(s.dispatchListItemSchema)),
-          },
-        },
+        responses: s.pageAnswer("A page of dispatches.", "DispatchPage", s.dispatchListItemSchema),
       },
       async (c, { query: q }) => {
         const raw = decodeCursor(q.cursor, 2);

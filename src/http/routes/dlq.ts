@@ -14,7 +14,7 @@ import { tenantScope, visibleTo } from "../auth";
 import { DlqDetail } from "../openapi/components";
 import { named, RouteGroup } from "../openapi/route";
 import * as s from "../openapi/schemas";
-import { decodeCursor, limitSchema, page } from "../pagination";
+import { limitSchema, newestFirstPage } from "../pagination";
 
 /** At most this many entries are replayed by one bulk request; repeat it for more. */
 const BULK_REPLAY_LIMIT = 500;
@@ -55,21 +55,12 @@ export function dlqRoutes() {
         summary: "List dead-lettered dispatches",
         auth: "admin",
         query: listDlqQuerySchema,
-        responses: {
-          200: { description: "A page of DLQ entries.", json: named("DlqPage", s.pageOf(s.dlqSummarySchema)) },
-        },
+        responses: s.pageAnswer("A page of DLQ entries.", "DlqPage", s.dlqSummarySchema),
       },
       async (c, { query: q }) => {
-        const cursor = decodeCursor(q.cursor, 2);
         const since = q.since ? new Date(q.since).toISOString() : undefined;
-        const rows = await listDlq(
-          c.env.DB,
-          { ...q, since, tenant: tenantScope(c) },
-          cursor ? [String(cursor[0]), String(cursor[1])] : null,
-          q.limit,
-        );
-        const result = page(rows, q.limit, (r) => [r.createdAt, r.id]);
-        return c.json({ items: result.items.map(dlqSummary), next_cursor: result.next_cursor });
+        const filter = { ...q, since, tenant: tenantScope(c) };
+        return c.json(await newestFirstPage(q, (after, n) => listDlq(c.env.DB, filter, after, n), dlqSummary));
       },
     )
     .on(

@@ -175,9 +175,7 @@ export function eventRoutes() {
         summary: "List events, newest first",
         auth: "admin",
         query: listEventsQuerySchema,
-        responses: {
-          200: { description: "A page of events.", json: named("EventPage", s.pageOf(triggerEventSchema)) },
-        },
+        responses: s.pageAnswer("A page of events.", "EventPage", triggerEventSchema),
       },
       async (c, { query: q }) => {
         const cursor = decodeCursor(q.cursor, 1);

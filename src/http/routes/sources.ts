@@ -20,7 +20,7 @@ import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { SourceView } from "../openapi/components";
 import { named, RouteGroup } from "../openapi/route";
 import * as s from "../openapi/schemas";
-import { decodeCursor, limitSchema, page } from "../pagination";
+import { limitSchema, page, stringKeyCursor } from "../pagination";
 import { parseWith } from "../validate";
 
 /** A source name in a path (also `POST /hooks/{source}`'s). */
@@ -68,14 +68,10 @@ export function sourceRoutes() {
         summary: "List sources",
         auth: "admin",
         query: listSourcesQuerySchema,
-        responses: {
-          200: { description: "A page of sources.", json: named("SourcePage", s.pageOf(sourceViewSchema)) },
-        },
+        responses: s.pageAnswer("A page of sources.", "SourcePage", sourceViewSchema),
       },
       async (c, { query: q }) => {
-        const after = decodeCursor(q.cursor, 1)?.[0] ?? null;
-        if (typeof after === "number")
-          throw new AppError("bad_request", "cursor is not valid: pass next_cursor from a previous page");
+        const after = stringKeyCursor(q.cursor);
         const rows = await listSources(c.env.DB, after, q.limit, tenantScope(c));
         const result = page(rows, q.limit, (r) => [r.name]);
         return c.json({

@@ -53,9 +53,7 @@ export function tenantRoutes() {
         summary: "List a tenant's API keys (without secrets)",
         auth: "admin_only",
         params: tenantParams,
-        responses: {
-          200: { description: "The keys, newest first.", json: named("TenantKeyPage", s.pageOf(tenantKeySchema)) },
-        },
+        responses: s.pageAnswer("The keys, newest first.", "TenantKeyPage", tenantKeySchema),
         errors: [400],
       },
       async (c, { params }) => {

@@ -78,12 +78,7 @@ export function trustRoutes() {
       summary: "Trust records, oldest first",
       auth: "admin",
       query: s.trustListQuerySchema,
-      responses: {
-        200: {
-          description: "A page of hash-chained records.",
-          json: named("TrustRecordPage", s.pageOf(s.trustRecordSchema)),
-        },
-      },
+      responses: s.pageAnswer("A page of hash-chained records.", "TrustRecordPage", s.trustRecordSchema),
     },
     async (c, { query: q }) => {
       // `[binding_id, seq]`; a bare `[seq]` pages within the named binding id.
