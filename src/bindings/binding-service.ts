@@ -7,7 +7,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { type BindingSpec, formatBindingKey } from "../contracts/binding-spec";
-import { type BindingVersionRow, listVersions, stateTransitionRecord } from "../db/bindings-repo";
+import { type BindingVersionRow, listVersions, stateTransitionRecord, toCandidate } from "../db/bindings-repo";
 import type { Db } from "../db/client";
 import { bindingControls, bindingVersions } from "../db/schema";
 import { notifyRoutingChanged } from "../dispatch/routing-notify";
@@ -27,14 +27,8 @@ export interface BindingVersionView {
 }
 
 export function versionView(row: BindingVersionRow): BindingVersionView {
-  return {
-    id: row.id,
-    version: row.version,
-    binding_key: row.bindingKey,
-    state: row.state,
-    spec: JSON.parse(row.spec) as BindingSpec,
-    created_at: row.createdAt,
-  };
+  const { id, version, bindingKey, state, spec } = toCandidate(row);
+  return { id, version, binding_key: bindingKey, state, spec, created_at: row.createdAt };
 }
 
 export type UpsertResult =

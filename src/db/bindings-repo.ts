@@ -13,14 +13,10 @@ import { bindingControls, bindingVersions, dispatches } from "./schema";
 export type BindingVersionRow = typeof bindingVersions.$inferSelect;
 export type BindingControlRow = typeof bindingControls.$inferSelect;
 
+/** A stored version with its spec parsed, as matching and the API read it. */
 export function toCandidate(row: BindingVersionRow): CandidateBinding {
-  return {
-    bindingKey: row.bindingKey,
-    id: row.id,
-    version: row.version,
-    state: row.state,
-    spec: JSON.parse(row.spec) as BindingSpec,
-  };
+  const { bindingKey, id, version, state } = row;
+  return { bindingKey, id, version, state, spec: JSON.parse(row.spec) as BindingSpec };
 }
 
 /** Versions an event may dispatch to: active ones of its provider, plus every version of a targeted id. */
