@@ -7,7 +7,7 @@
 import { type AttemptView, type DispatchStatus, storedAttemptOutcome } from "../contracts/dispatch";
 import type { DispatchDoc, DispatchKey } from "../contracts/dispatch-doc";
 import type { SignatureStatus, TriggerEvent } from "../contracts/events";
-import { parseJsonText } from "../lib/json-text";
+import { parseJsonText, parseMessage } from "../lib/json-text";
 import type { StoredEvent } from "./event-store";
 
 type EventRow = {
@@ -99,8 +99,7 @@ export async function legacyEvents(d1: D1Database, ids: readonly string[]): Prom
       dedupe_key: row.dedupe_key,
       trace_id: row.trace_id,
       tenant_id: row.tenant_id,
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      payload: JSON.parse(row.payload) as unknown,
+      ...parseMessage(row),
       ...(row.raw_body ? { raw_body: row.raw_body } : {}),
       signature_status: JSON.parse(row.signature_status) as SignatureStatus,
     };

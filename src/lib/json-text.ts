@@ -1,4 +1,6 @@
-/** Reading a stored JSON text column that may also hold plain text (kept as the string itself). */
+/** Reading stored JSON text columns. */
+
+/** A JSON text column that may also hold plain text (kept as the string itself). */
 export function parseJsonText(text: string | null): unknown {
   if (text === null) return null;
   try {
@@ -6,4 +8,9 @@ export function parseJsonText(text: string | null): unknown {
   } catch {
     return text;
   }
+}
+
+/** The `headers` and `payload` columns of a stored event or record, parsed. */
+export function parseMessage(row: { headers: string; payload: string }) {
+  return { headers: JSON.parse(row.headers) as Record<string, string>, payload: JSON.parse(row.payload) as unknown };
 }

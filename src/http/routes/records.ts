@@ -13,6 +13,7 @@ import {
   type SeqRecord,
   withSeq,
 } from "../../history/record-queries";
+import { parseMessage } from "../../lib/json-text";
 import { scopedTopic } from "../../observability/topics";
 import { tenantScope } from "../auth";
 import { named, RouteGroup } from "../openapi/route";
@@ -52,8 +53,7 @@ async function d1Records(
     event_id: r.eventId,
     trace_id: r.traceId,
     binding_key: r.bindingKey,
-    headers: JSON.parse(r.headers) as Record<string, string>,
-    payload: JSON.parse(r.payload) as unknown,
+    ...parseMessage(r),
     at: r.at,
   }));
 }
