@@ -2,8 +2,9 @@
  * One declaration per HTTP route: its OpenAPI description (parameters, body, answers, auth) and its
  * handler, registered together on a `RouteGroup`. The group validates the declared query and JSON
  * body with the boundary parsers of `validate.ts` (precise 400/413/415) before the handler runs, so
- * the schema a route documents is the schema it enforces. `document.ts` renders the groups'
- * operations; a test checks them against the routes the app serves.
+ * the schema a route documents is the schema it enforces; a route's `check` of its path parameters
+ * runs before either. `document.ts` renders the groups' operations; a test checks them against the
+ * routes the app serves.
  */
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
@@ -76,9 +77,11 @@ type BodyOf<B> = B extends { read: infer R extends z.ZodType }
 /** The parameter names of a path template: `"/{id}/replay"` → `"id"`. */
 type ParamNames<P extends string> = P extends `${string}{${infer Name}}${infer Rest}` ? Name | ParamNames<Rest> : never;
 
+type PathParams<P extends string> = { [K in ParamNames<P>]: string };
+
 /** What the group hands a handler: the path parameters and the validated query and body of its declaration. */
 export interface RouteInput<P extends string, Q, B> {
-  params: { [K in ParamNames<P>]: string };
+  params: PathParams<P>;
   query: Q extends z.ZodObject ? z.output<Q> : undefined;
   body: BodyOf<B>;
 }
@@ -110,19 +113,25 @@ export class RouteGroup {
     this.tag = tag;
   }
 
-  /** Declares one route: `spec` documents it, `handler` serves it after the query and body validate. */
+  /**
+   * Declares one route: `spec` documents it, `handler` serves it after the query and body validate.
+   * `check` (not documented) sees the path parameters first: what it throws answers whatever the body.
+   */
   on<P extends string, Q extends z.ZodObject | undefined, B extends JsonBody | undefined>(
-    spec: OperationSpec<Q> & { path: P; body?: B },
+    spec: OperationSpec<Q> & { path: P; body?: B; check?: (params: PathParams<P>) => void },
     handler: Handler<P, Q, B>,
   ): this {
+    const { check, ...operation } = spec;
     const full = spec.path === "/" ? this.mount || "/" : `${this.mount}${spec.path}`;
-    this.operations.push({ ...spec, path: full, tag: spec.tag ?? this.tag } as Operation);
+    this.operations.push({ ...operation, path: full, tag: spec.tag ?? this.tag } as Operation);
     this.app.on(spec.method.toUpperCase(), honoPath(spec.path), async (c) => {
+      const params = c.req.param() as PathParams<P>;
+      check?.(params);
       const query = spec.query ? parseQuery(c, spec.query) : undefined;
       const body = spec.body
         ? await readJson(c, spec.body.read ?? spec.body.schema, { optional: spec.body.optional })
         : undefined;
-      return handler(c, { params: c.req.param(), query, body } as RouteInput<P, Q, B>);
+      return handler(c, { params, query, body } as RouteInput<P, Q, B>);
     });
     return this;
   }

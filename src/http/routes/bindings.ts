@@ -1,7 +1,7 @@
 /** `/v1/bindings`: versioned trigger bindings, GitOps apply, pause/resume, signing secrets (SPEC 5, 12.1). */
 import { and, asc, eq, gt, gte, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import {
   applyManifest,
@@ -28,7 +28,7 @@ import { iso } from "../../lib/time";
 import type { AppEnv } from "../app-env";
 import { ownTenant, tenantScope, visibleTo } from "../auth";
 import { Binding, BindingVersion, SigningSecret } from "../openapi/components";
-import { honoPath, named, RouteGroup } from "../openapi/route";
+import { named, RouteGroup } from "../openapi/route";
 import * as s from "../openapi/schemas";
 import { limitSchema, page, stringKeyCursor } from "../pagination";
 import { parseWith } from "../validate";
@@ -153,14 +153,6 @@ const idParam = (raw: string) => parseWith(bindingIdSchema, raw, "binding id");
 
 export function bindingRoutes() {
   const group = new RouteGroup("/v1", "Bindings");
-  // A bad id answers its 400 before the body is read, whatever the body.
-  const idFirst: MiddlewareHandler<AppEnv> = async (c, next) => {
-    idParam(c.req.param("id") ?? "");
-    await next();
-  };
-  group.app.put(honoPath("/bindings/{id}"), idFirst);
-  group.app.post(honoPath("/bindings/{id}/signing-secret:rotate"), idFirst);
-
   group
     .on(
       {
@@ -260,6 +252,8 @@ export function bindingRoutes() {
         description: "A changed spec creates a new version; the previous active version drains.",
         auth: "admin",
         params: bindingId,
+        // A bad id answers its 400 before the body is read, whatever the body.
+        check: ({ id }) => idParam(id),
         // Read as any JSON, then checked with the storage size cap so every problem is listed.
         body: { ...named("BindingSpecInput", bindingSpecSchema), read: z.unknown() },
         responses: {
@@ -371,6 +365,7 @@ export function bindingRoutes() {
           "A new secret signs every outbound call from now on. For `overlap` (default `24h`, `0` to stop at once, at most `7d`) the replaced secret signs too: `webhook-signature` carries both `v1,` signatures, so receivers verifying with either keep working.",
         auth: "admin",
         params: bindingId,
+        check: ({ id }) => idParam(id),
         body: { ...named("RotateSigningSecret", rotateSigningSecretSchema), optional: true },
         responses: { 200: { description: "The new secret.", json: SigningSecret } },
         errors: [404, 409],

@@ -129,16 +129,13 @@ async function listFor(c: Context<AppEnv>, q: ListQuery, cursor: [number, string
   return out.sort((a, b) => cursorOf(b)[0] - cursorOf(a)[0] || (a.dispatch_id < b.dispatch_id ? 1 : -1));
 }
 
+/** An address that names no dispatch answers 404 before the body is read, whatever the body. */
+const addressFirst = (params: { binding_key: string; event_id: string }) => {
+  addressOf(params.binding_key, params.event_id);
+};
+
 export function dispatchRoutes() {
-  const group = new RouteGroup("/v1/dispatches", "Dispatches");
-  // An address that names no dispatch answers 404 before the body is read, whatever the body.
-  for (const action of ["cancel", "complete"] as const) {
-    group.app.post(`/:binding_key/:event_id/${action}`, async (c, next) => {
-      addressOf(c.req.param("binding_key"), c.req.param("event_id"));
-      await next();
-    });
-  }
-  return group
+  return new RouteGroup("/v1/dispatches", "Dispatches")
     .on(
       {
         method: "get",
@@ -196,6 +193,7 @@ export function dispatchRoutes() {
         auth: "admin",
         params: dispatchAddress,
         paramDocs: dispatchAddressDocs,
+        check: addressFirst,
         body: { ...named("CancelRequest", cancelBodySchema), optional: true },
         responses: {
           202: {
@@ -239,6 +237,7 @@ export function dispatchRoutes() {
         auth: "admin",
         params: dispatchAddress,
         paramDocs: dispatchAddressDocs,
+        check: addressFirst,
         body: named("CompleteRequest", completeBodySchema),
         responses: { 200: { description: "The outcome.", json: DispatchDetail } },
         errors: [404, 409],

@@ -76,16 +76,13 @@ async function changeLease(
   throw new AppError("conflict", "the job changed while this request was applied: read it and try again");
 }
 
+/** A bad queue name answers its 400 before the body is read, whatever the body. */
+const queueFirst = ({ queue }: { queue: string }) => {
+  queueOf(queue);
+};
+
 export function queueRoutes() {
-  const group = new RouteGroup("/v1/queues", "Worker jobs");
-  // A bad queue name answers its 400 before the body is read, whatever the body.
-  for (const path of ["/:queue/claim", "/:queue/jobs/:job_id/ack", "/:queue/jobs/:job_id/release"] as const) {
-    group.app.post(path, async (c, next) => {
-      queueOf(c.req.param("queue"));
-      await next();
-    });
-  }
-  return group
+  return new RouteGroup("/v1/queues", "Worker jobs")
     .on(
       {
         method: "get",
@@ -110,6 +107,7 @@ export function queueRoutes() {
         summary: "Claim jobs under a lease",
         auth: "admin",
         params: queueParams,
+        check: queueFirst,
         body: named("ClaimRequest", claimRequestSchema),
         responses: {
           200: {
@@ -155,6 +153,7 @@ export function queueRoutes() {
         description: "Needs a live lease; with `consumer_id`, only its holder may ack.",
         auth: "admin",
         params: jobParams,
+        check: queueFirst,
         body: { ...named("AckRequest", ackRequestSchema), optional: true },
         responses: { 200: { description: "The acked job.", json: WorkerJob } },
         errors: [404, 409],
@@ -176,6 +175,7 @@ export function queueRoutes() {
         summary: "Release a leased job back to the queue",
         auth: "admin",
         params: jobParams,
+        check: queueFirst,
         body: { ...named("ReleaseRequest", releaseRequestSchema), optional: true },
         responses: { 200: { description: "The job, ready again.", json: WorkerJob } },
         errors: [404, 409],

@@ -53,13 +53,7 @@ function keptVerification(existing: SourceRow | null, style: string, secrets: st
 }
 
 export function sourceRoutes() {
-  const group = new RouteGroup("/v1/sources", "Sources");
-  // A bad name answers its 400 before the body is read, whatever the body.
-  group.app.put("/:name", async (c, next) => {
-    nameOf(c.req.param("name"));
-    await next();
-  });
-  return group
+  return new RouteGroup("/v1/sources", "Sources")
     .on(
       {
         method: "get",
@@ -89,6 +83,8 @@ export function sourceRoutes() {
         description: "Secrets are write-only: answers show `secret_count`, never a secret.",
         auth: "admin",
         params: sourceName,
+        // A bad name answers its 400 before the body is read, whatever the body.
+        check: ({ name }) => nameOf(name),
         body: named("SourceInput", sourceInputSchema),
         responses: {
           201: { description: "The source was created.", json: SourceView },

@@ -21,11 +21,6 @@ export function tenantRoutes() {
     adminOnly(c, "managing tenant keys");
     await next();
   });
-  // A bad tenant id answers its 400 before the body is read, whatever the body.
-  group.app.post("/:tenant/keys", async (c, next) => {
-    tenantOf(c.req.param("tenant"));
-    await next();
-  });
   return group
     .on(
       {
@@ -35,6 +30,8 @@ export function tenantRoutes() {
         summary: "Create a tenant API key (shown once)",
         auth: "admin_only",
         params: tenantParams,
+        // A bad tenant id answers its 400 before the body is read, whatever the body.
+        check: ({ tenant }) => tenantOf(tenant),
         body: named("CreateTenantKeyRequest", createTenantKeySchema),
         responses: {
           201: { description: "The key, with its secret.", json: named("CreatedTenantKey", createdTenantKeySchema) },
