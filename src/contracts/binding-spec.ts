@@ -55,6 +55,8 @@ export const DEBOUNCE_MAX_EVENTS_DEFAULT = 100;
 const DEBOUNCE_MAX_EVENTS_LIMIT = 1_000;
 /** A burst's default `max_wait`, in periods. */
 export const DEBOUNCE_MAX_WAIT_PERIODS = 10;
+/** Ordering (SPEC 9.7): how long a dispatch waits for earlier events still being routed. */
+export const ORDERING_REORDER_WINDOW_DEFAULT_MS = 5_000;
 /** A CEL expression (predicate or flow-control key); compile errors are reported with their position. */
 const celExpression = z
   .string()
@@ -124,6 +126,7 @@ export const FLOW_PRIMITIVE_NAMES = [
   "debounce",
   "rate_limit",
   "throttle",
+  "ordering",
   "singleton",
   "concurrency",
 ] as const;
@@ -147,6 +150,15 @@ const flowControlSchema = z
       .optional(),
     rate_limit: windowLimits.optional(),
     throttle: windowLimits.optional(),
+    ordering: z
+      .strictObject({
+        key: celExpression,
+        /** How long a dispatch waits for earlier events still being routed (default 5 s). */
+        reorder_window: positiveDuration.optional(),
+        /** `block`: a key holds behind a predecessor that ended `dlq` or `failed` until it is resolved. */
+        on_failure: z.enum(["continue", "block"]).optional(),
+      })
+      .optional(),
     singleton: z.strictObject({ key: celExpression.optional() }).optional(),
     concurrency: z.strictObject({ key: celExpression.optional(), max: positiveInt }).optional(),
     priority: z

@@ -4,7 +4,7 @@
  * `now` argument of every call. Construct one `FlowControl` per BindingGate (the spec of a binding_key
  * never changes; CEL keys compile once) and call it between storage writes.
  *
- * Order: batch → debounce → rate_limit → throttle → singleton → concurrency(+priority). The first
+ * Order: batch → debounce → rate_limit → throttle → ordering → singleton → concurrency(+priority). The first
  * primitive that skips ends flow control; capacity consumed by an earlier primitive stays consumed
  * (rate_limit admits and logs, then singleton skips → the log entry remains).
  *
@@ -92,18 +92,30 @@ import {
 import { batchArrive, batchTimer, promoteBatchLeader } from "./primitives/batch";
 import { concurrencyArrive, concurrencyResume, drainConcurrency } from "./primitives/concurrency";
 import { debounceArrive, debounceTimer } from "./primitives/debounce";
+import {
+  drainOrdering,
+  orderingArrive,
+  orderingFinished,
+  orderingResume,
+  orderingUnblock,
+} from "./primitives/ordering";
 import { rateLimit } from "./primitives/rate-limit";
 import { singleton } from "./primitives/singleton";
 import { drainThrottle, throttleArrive, throttleResume } from "./primitives/throttle";
 import { longestPeriod } from "./primitives/windows";
+
+/** A terminal status that is not a failure. */
+const FINAL_OK = { final: true, failed: false };
 
 export class FlowControl {
   private readonly bindingKey: string;
   private readonly flow: FlowControlSpec;
   private readonly store: FlowStore;
   private readonly keys: FlowKeys;
+  private readonly routedThrough: () => number | null;
 
   constructor(options: FlowControlOptions) {
+    this.routedThrough = options.routedThrough ?? (() => null);
     this.bindingKey = options.bindingKey;
     this.flow = options.flow ?? {};
     this.store = options.store;
@@ -167,15 +179,36 @@ export class FlowControl {
         return run.decision(debounceTimer(run, wait));
       case "throttle":
         return run.decision(throttleResume(run, wait));
+      case "ordering":
+        return run.decision(orderingResume(run, wait));
       case "concurrency":
         return run.decision(concurrencyResume(run, wait));
     }
   }
 
-  /** Frees everything `dispatchId` holds or waits for; hands freed concurrency slots to the head waiters. */
-  release(dispatchId: string, now: number): FlowEffects {
+  /**
+   * Frees what `dispatchId` holds or waits for; hands freed concurrency slots to the head waiters.
+   * `final` (default) on a terminal status: its ordering line moves on too, unless `failed` (it ended
+   * `dlq` or `failed`) blocks the line under `on_failure: "block"`. Not final (it became `waiting`):
+   * it keeps its place in its ordering line.
+   */
+  release(dispatchId: string, now: number, ending: { final: boolean; failed: boolean } = FINAL_OK): FlowEffects {
     const run = this.run(now);
-    this.releaseInto(run, dispatchId);
+    this.releaseInto(run, dispatchId, ending);
+    return run.effects();
+  }
+
+  /** A failure blocking an ordering line was resolved or replayed successfully: the line goes on. */
+  unblock(dispatchId: string, now: number): FlowEffects {
+    const run = this.run(now);
+    orderingUnblock(run, dispatchId);
+    return run.effects();
+  }
+
+  /** The routing watermark moved: ordering heads that may start now do. */
+  wake(now: number): FlowEffects {
+    const run = this.run(now);
+    if (this.flow.ordering) for (const gate of this.store.waitGates("ordering")) drainOrdering(run, gate, null);
     return run.effects();
   }
 
@@ -228,7 +261,7 @@ export class FlowControl {
   // ---- the chain ----------------------------------------------------------------------------
 
   private run(now: number): FlowRun {
-    return new FlowRun(this.flow, this.store, now, (run, w, from) => this.advance(run, w, from));
+    return new FlowRun(this.flow, this.store, now, (run, w, from) => this.advance(run, w, from), this.routedThrough);
   }
 
   /**
@@ -252,6 +285,9 @@ export class FlowControl {
         case "throttle":
           stop = throttleArrive(run, w, gate);
           break;
+        case "ordering":
+          stop = orderingArrive(run, w, gate);
+          break;
         case "singleton":
           stop = singleton(run, w, gate);
           break;
@@ -261,16 +297,26 @@ export class FlowControl {
       }
       if (stop) return stop;
     }
-    return { kind: "admit", leases: leasesFor(w.plan), batch: w.batch ?? null };
+    return {
+      kind: "admit",
+      leases: leasesFor(w.plan),
+      batch: w.batch ?? null,
+      ...(w.ordering ? { ordering: w.ordering } : {}),
+    };
   }
 
   // ---- release and cancellation -------------------------------------------------------------
 
-  private releaseInto(run: FlowRun, dispatchId: string): void {
+  private releaseInto(run: FlowRun, dispatchId: string, ending = FINAL_OK): void {
     this.cancelWaitInto(run, dispatchId);
-    for (const lease of this.store.leaseReleaseAll(dispatchId)) {
+    const leases = ending.final
+      ? this.store.leaseReleaseAll(dispatchId)
+      : this.store.leasesOf(dispatchId).filter((lease) => lease.primitive !== "ordering");
+    if (!ending.final) for (const lease of leases) this.store.leaseRemove(lease.primitive, lease.gate, dispatchId);
+    for (const lease of leases) {
       run.emit(lease.primitive, lease.gate, `${lease.primitive}_released`, dispatchId, {});
       if (lease.primitive === "concurrency" && this.flow.concurrency) drainConcurrency(run, lease.gate, null);
+      if (lease.primitive === "ordering") orderingFinished(run, lease.gate, dispatchId, ending.failed);
     }
   }
 
@@ -285,5 +331,6 @@ export class FlowControl {
     run.emit(wait.primitive, gate, `${wait.primitive}_cancelled`, dispatchId, payload);
     if (wait.primitive === "throttle" && this.flow.throttle) drainThrottle(run, gate, null);
     if (wait.primitive === "concurrency" && this.flow.concurrency) drainConcurrency(run, gate, null);
+    if (wait.primitive === "ordering" && this.flow.ordering) drainOrdering(run, gate, null);
   }
 }

@@ -105,6 +105,10 @@ export class FlowKeys {
       }
     }
     const plan: FlowPlan = Object.keys(windows).length > 0 ? { gates, rank, windows } : { gates, rank };
+    if (this.flow.ordering) {
+      const receivedAt = Date.parse(String((event as { received_at?: unknown } | null)?.received_at ?? ""));
+      if (Number.isFinite(receivedAt)) plan.received_at = receivedAt;
+    }
     return { ok: true, plan, rankError };
   }
 

@@ -13,6 +13,7 @@ import {
   type FlowEffects,
   type FlowOutcome,
   type FlowTransition,
+  type OrderingStart,
   primitiveIndex,
 } from "./flow-types";
 
@@ -27,15 +28,24 @@ export interface Walker {
   rankError?: string | null;
   /** The events it carries on (a flushed batch, a delivered debounce burst). */
   batch?: FlowBatch | null;
+  /** Its place in an ordering line, once it started there. */
+  ordering?: OrderingStart | null;
 }
 
 export function walkerOf(wait: FlowWait): Walker {
-  return { id: wait.dispatch_id, eventId: wait.event_id, plan: wait.plan, batch: wait.carry?.batch ?? null };
+  return {
+    id: wait.dispatch_id,
+    eventId: wait.event_id,
+    plan: wait.plan,
+    batch: wait.carry?.batch ?? null,
+    ordering: wait.carry?.ordering ?? null,
+  };
 }
 
-/** What an admitted dispatch holds: exactly the singleton and concurrency gates of its plan. */
+/** What an admitted dispatch holds: exactly the ordering, singleton and concurrency gates of its plan. */
 export function leasesFor(plan: FlowPlan): FlowLease[] {
   const leases: FlowLease[] = [];
+  if (plan.gates.ordering !== undefined) leases.push({ primitive: "ordering", gate: plan.gates.ordering });
   if (plan.gates.singleton !== undefined) leases.push({ primitive: "singleton", gate: plan.gates.singleton });
   if (plan.gates.concurrency !== undefined) leases.push({ primitive: "concurrency", gate: plan.gates.concurrency });
   return leases;
@@ -55,14 +65,23 @@ export class FlowRun {
   readonly flow: FlowControlSpec;
   readonly store: FlowStore;
   readonly now: number;
+  /** Ordering's routing watermark (ms), or null when unknown. */
+  readonly routedThrough: () => number | null;
   private readonly chain: Chain;
 
   // Plain fields, not parameter properties: `bench/flow-control.ts` runs this in Node's type stripping.
-  constructor(flow: FlowControlSpec, store: FlowStore, now: number, chain: Chain) {
+  constructor(
+    flow: FlowControlSpec,
+    store: FlowStore,
+    now: number,
+    chain: Chain,
+    routedThrough: () => number | null = () => null,
+  ) {
     this.flow = flow;
     this.store = store;
     this.now = now;
     this.chain = chain;
+    this.routedThrough = routedThrough;
   }
 
   /** Runs `w` through the chain from the start (`from` 0) or from a given index. */
@@ -97,12 +116,16 @@ export class FlowRun {
     eta: number | null,
     carry: WaitCarry = {},
   ): FlowWait {
-    const carried: WaitCarry = w.batch ? { batch: w.batch, ...carry } : carry;
+    const carried: WaitCarry = {
+      ...(w.batch ? { batch: w.batch } : {}),
+      ...(w.ordering ? { ordering: w.ordering } : {}),
+      ...carry,
+    };
     return this.store.waitAdd({
       dispatch_id: w.id,
       primitive,
       gate,
-      rank: primitive === "concurrency" ? w.plan.rank : 0,
+      rank: primitive === "concurrency" ? w.plan.rank : primitive === "ordering" ? (w.plan.received_at ?? this.now) : 0,
       arrived_at: this.now,
       due,
       eta,

@@ -20,6 +20,7 @@ function limitOf(flow: FlowControlSpec, p: FlowPrimitive): number | null {
     }
     case "concurrency":
       return flow.concurrency?.max ?? null;
+    case "ordering":
     case "singleton":
       return 1;
     case "debounce":

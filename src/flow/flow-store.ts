@@ -7,8 +7,10 @@
  * Three kinds of state, all keyed by `(primitive, gate)` where gate = `<binding_key>:<key|_global>`:
  * - sliding logs (rate_limit, throttle): the times of admissions;
  * - leases (singleton, concurrency): which dispatches hold the gate;
- * - waits: one row per dispatch held in flow control (batch member, debounce latest, throttle or
- *   concurrency waiter), ordered by (rank, seq). A debounce gate has at most one wait (its latest);
+ * - waits: one row per dispatch held in flow control (batch member, debounce latest, throttle,
+ *   ordering or concurrency waiter), ordered by (rank, seq); an ordering waiter's rank is its event's
+ *   `received_at`;
+ * - ordering lines: per key, the sequence number of the last start and whether a failure blocks it. A debounce gate has at most one wait (its latest);
  *   a batch gate's waits are the open group's members, the first being the leader, whose `due` is the
  *   group deadline.
  */
@@ -16,8 +18,8 @@ import type { FLOW_PRIMITIVE_NAMES } from "../contracts/binding-spec";
 
 export type FlowPrimitive = (typeof FLOW_PRIMITIVE_NAMES)[number];
 export type LogPrimitive = "rate_limit" | "throttle";
-export type LeasePrimitive = "singleton" | "concurrency";
-export type WaitPrimitive = "batch" | "debounce" | "throttle" | "concurrency";
+export type LeasePrimitive = "ordering" | "singleton" | "concurrency";
+export type WaitPrimitive = "batch" | "debounce" | "throttle" | "ordering" | "concurrency";
 
 export interface FlowLease {
   primitive: LeasePrimitive;
@@ -31,6 +33,18 @@ export interface FlowPlan {
   rank: number;
   /** The windows of a stacked `rate_limit`/`throttle` list, one gate per entry in list order. */
   windows?: Partial<Record<LogPrimitive, string[]>>;
+  /** The event's `received_at` (ms): its place in an ordering line (SPEC 9.7). */
+  received_at?: number;
+}
+
+/** One ordering line (SPEC 9.7): a key's dispatches run one at a time in `received_at` order. */
+export interface OrderingLine {
+  /** Sequence number of the line's last started dispatch (the envelope's `ordering.seq`). */
+  seq: number;
+  /** The latest `received_at` started so far: an earlier one starting after it is late. */
+  last_rank: number;
+  /** A failed predecessor holding the line (`on_failure: "block"`), until resolved or replayed. */
+  blocked_by: string | null;
 }
 
 export interface FlowWait {
@@ -63,6 +77,8 @@ export interface WaitCarry {
   burst?: { first_at: number; count: number; members?: FlowBatch["members"] };
   /** A batch (or a delivered burst) that waits at a later primitive with its dispatch. */
   batch?: FlowBatch;
+  /** Its place in an ordering line, taken before it waits at a later primitive. */
+  ordering?: { key: string; seq: number };
 }
 
 /** A lease to take if the gate has room (`leaseTryAcquire`). */
@@ -126,6 +142,16 @@ export interface FlowStore {
   waitPosition(wait: FlowWait): number;
   /** All waits of a gate in (rank, seq) order. */
   waitList(primitive: WaitPrimitive, gate: string): FlowWait[];
+
+  // ---- ordering lines ----
+  lineGet(gate: string): OrderingLine | null;
+  lineSet(gate: string, line: OrderingLine): void;
+  /** The line a dispatch blocks, if any. */
+  lineBlockedBy(dispatchId: string): string | null;
+  /** Blocked lines: gate and the dispatch holding each. */
+  linesBlocked(): Array<{ gate: string; blocked_by: string }>;
+  /** Gates where dispatches wait at a primitive. */
+  waitGates(primitive: WaitPrimitive): string[];
 
   // ---- maintenance and stats ----
   /** True when the dispatch holds a lease or a wait. */

@@ -16,8 +16,20 @@ export const primitiveIndex = (p: FlowPrimitive) => FLOW_PRIMITIVES.indexOf(p);
 
 export type FlowSkipReason = "batch_merged" | "debounced" | "rate_limited" | "singleton_active" | "key_error";
 
+/** A dispatch's place in its ordering line (SPEC 9.7): the envelope's `ordering`. */
+export interface OrderingStart {
+  key: string;
+  seq: number;
+}
+
 export type FlowOutcome =
-  | { kind: "admit"; leases: FlowLease[]; batch: FlowBatch | null }
+  | {
+      kind: "admit";
+      leases: FlowLease[];
+      batch: FlowBatch | null;
+      /** Its place in an ordering line, when the binding orders. */
+      ordering?: OrderingStart | null;
+    }
   | {
       kind: "skip";
       reason: FlowSkipReason;
@@ -34,8 +46,8 @@ export type FlowTransitionCause =
   | "superseded" // debounce: a later arrival replaced it → skip debounced
   | "batch_flushed" // batch: its group flushed → leader admit, followers skip batch_merged
   | "leader_promoted" // batch: the leader left, this member now leads → wait until the deadline
-  | "woken" // throttle slot / concurrency slot taken → continues (admit, or skip/wait further on)
-  | "head_changed" // throttle: it became the head → wait until its slot
+  | "woken" // throttle / ordering / concurrency slot taken → continues (admit, or skip/wait further on)
+  | "head_changed" // throttle: it became the head → wait until its slot; ordering: until its deadline
   | "released"; // sweep: its dispatch was no longer live → nothing to apply
 
 export interface FlowTransition {
@@ -95,4 +107,9 @@ export interface FlowControlOptions {
   bindingKey: string;
   flow: FlowControlSpec | null | undefined;
   store: FlowStore;
+  /**
+   * Ordering (SPEC 9.7): the time up to which every accepted event that could match the binding has
+   * been routed (ms), or null when unknown. Without it, a line waits `reorder_window` for stragglers.
+   */
+  routedThrough?: () => number | null;
 }

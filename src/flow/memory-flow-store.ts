@@ -10,6 +10,7 @@ import type {
   LeasePrimitive,
   LeaseRequest,
   LogPrimitive,
+  OrderingLine,
   WaitCarry,
   WaitPrimitive,
 } from "./flow-store";
@@ -37,6 +38,7 @@ export class MemoryFlowStore implements FlowStore {
   private readonly waits = new Map<string, FlowWait>();
   private readonly queues = new Map<string, FlowWait[]>();
   private seq = 0;
+  private readonly lines = new Map<string, OrderingLine>();
 
   // ---- sliding logs ----
 
@@ -213,6 +215,36 @@ export class MemoryFlowStore implements FlowStore {
   }
 
   // ---- maintenance and stats ----
+
+  // ---- ordering lines ----
+
+  lineGet(gate: string): OrderingLine | null {
+    const line = this.lines.get(gate);
+    return line ? { ...line } : null;
+  }
+
+  lineSet(gate: string, line: OrderingLine): void {
+    this.lines.set(gate, { ...line });
+  }
+
+  lineBlockedBy(dispatchId: string): string | null {
+    for (const [gate, line] of this.lines) if (line.blocked_by === dispatchId) return gate;
+    return null;
+  }
+
+  linesBlocked(): Array<{ gate: string; blocked_by: string }> {
+    const out: Array<{ gate: string; blocked_by: string }> = [];
+    for (const [gate, line] of this.lines)
+      if (line.blocked_by !== null) out.push({ gate, blocked_by: line.blocked_by });
+    return out;
+  }
+
+  waitGates(primitive: WaitPrimitive): string[] {
+    const prefix = keyOf(primitive, "");
+    return [...this.queues.entries()]
+      .filter(([key, queue]) => key.startsWith(prefix) && queue.length > 0)
+      .map(([key]) => key.slice(prefix.length));
+  }
 
   tracks(dispatchId: string): boolean {
     return this.waits.has(dispatchId) || this.leasesByDispatch.has(dispatchId);

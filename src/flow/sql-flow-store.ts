@@ -27,6 +27,7 @@ import type {
   LeasePrimitive,
   LeaseRequest,
   LogPrimitive,
+  OrderingLine,
   WaitCarry,
   WaitPrimitive,
 } from "./flow-store";
@@ -60,7 +61,14 @@ export const FLOW_SCHEMA = `CREATE TABLE IF NOT EXISTS flow_log (
      plan TEXT NOT NULL,
      carry TEXT
    );
-   CREATE INDEX IF NOT EXISTS flow_waits_queue ON flow_waits(primitive, gate, rank, seq);`;
+   CREATE INDEX IF NOT EXISTS flow_waits_queue ON flow_waits(primitive, gate, rank, seq);
+   CREATE TABLE IF NOT EXISTS flow_lines (
+     gate TEXT PRIMARY KEY,
+     seq INTEGER NOT NULL,
+     last_rank INTEGER NOT NULL,
+     blocked_by TEXT
+   );
+   CREATE INDEX IF NOT EXISTS flow_lines_blocked ON flow_lines(blocked_by) WHERE blocked_by IS NOT NULL;`;
 
 type WaitRow = Omit<FlowWait, "plan" | "primitive" | "carry"> & {
   primitive: string;
@@ -313,6 +321,51 @@ export class SqlFlowStore implements FlowStore {
   }
 
   // ---- maintenance and stats ----
+
+  // ---- ordering lines ----
+
+  lineGet(gate: string): OrderingLine | null {
+    return (
+      this.sql
+        .exec<{ seq: number; last_rank: number; blocked_by: string | null }>(
+          "SELECT seq, last_rank, blocked_by FROM flow_lines WHERE gate = ?",
+          gate,
+        )
+        .toArray()[0] ?? null
+    );
+  }
+
+  lineSet(gate: string, line: OrderingLine): void {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO flow_lines (gate, seq, last_rank, blocked_by) VALUES (?, ?, ?, ?)",
+      gate,
+      line.seq,
+      line.last_rank,
+      line.blocked_by,
+    );
+  }
+
+  lineBlockedBy(dispatchId: string): string | null {
+    const row = this.sql
+      .exec<{ gate: string }>("SELECT gate FROM flow_lines WHERE blocked_by = ?", dispatchId)
+      .toArray();
+    return row[0]?.gate ?? null;
+  }
+
+  linesBlocked(): Array<{ gate: string; blocked_by: string }> {
+    return this.sql
+      .exec<{ gate: string; blocked_by: string }>(
+        "SELECT gate, blocked_by FROM flow_lines WHERE blocked_by IS NOT NULL ORDER BY gate",
+      )
+      .toArray();
+  }
+
+  waitGates(primitive: WaitPrimitive): string[] {
+    return this.sql
+      .exec<{ gate: string }>("SELECT DISTINCT gate FROM flow_waits WHERE primitive = ? ORDER BY gate", primitive)
+      .toArray()
+      .map((r) => r.gate);
+  }
 
   tracks(dispatchId: string): boolean {
     return (

@@ -23,19 +23,21 @@ export class Harness {
   /** Dispatch ids in the order they were admitted, with the time. */
   readonly admitted: Array<{ id: string; at: number }> = [];
   readonly audit: FlowAudit[] = [];
+  /** Ordering's routing watermark (ms) as the gate would pass it; null: unknown. */
+  watermark: number | null = null;
 
   constructor(flow: FlowControlSpec | null, store: FlowStore, bindingKey = BINDING_KEY) {
     this.store = store;
-    this.engine = new FlowControl({ bindingKey, flow, store });
+    this.engine = new FlowControl({ bindingKey, flow, store, routedThrough: () => this.watermark });
   }
 
-  /** A dispatch arrives at flow control at `at` (default: now). */
-  arrive(id: string, payload: Record<string, unknown> = {}, at = this.now): FlowDecision {
+  /** A dispatch arrives at flow control at `at` (default: now); its event was received at `receivedAt` (default `at`). */
+  arrive(id: string, payload: Record<string, unknown> = {}, at = this.now, receivedAt = at): FlowDecision {
     this.now = at;
     const decision = this.engine.admit({
       dispatchId: id,
       eventId: `evt_${id}`,
-      event: { id: `evt_${id}`, payload },
+      event: { id: `evt_${id}`, received_at: new Date(receivedAt).toISOString(), payload },
       now: at,
     });
     this.effects(id, decision);
@@ -43,13 +45,30 @@ export class Harness {
     return decision;
   }
 
-  /** A dispatch reaches a terminal status (or `waiting`): release. */
-  finish(id: string, at = this.now): FlowEffects {
+  /** A dispatch reaches a terminal status (`failed`: it ended dlq or failed), or `waiting` (`final: false`). */
+  finish(id: string, at = this.now, ending = { final: true, failed: false }): FlowEffects {
     this.now = at;
-    const effects = this.engine.release(id, at);
+    const effects = this.engine.release(id, at, ending);
     this.timers.delete(id);
-    this.states.set(id, "done");
+    this.states.set(id, ending.final ? "done" : "waiting");
     this.effects(id, effects);
+    return effects;
+  }
+
+  /** The failure `id` that blocks an ordering line was resolved. */
+  unblock(id: string, at = this.now): FlowEffects {
+    this.now = at;
+    const effects = this.engine.unblock(id, at);
+    this.effects(id, effects);
+    return effects;
+  }
+
+  /** The routing watermark moved to `to`. */
+  advanceWatermark(to: number, at = this.now): FlowEffects {
+    this.now = at;
+    this.watermark = to;
+    const effects = this.engine.wake(at);
+    this.effects("", effects);
     return effects;
   }
 

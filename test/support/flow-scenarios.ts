@@ -229,6 +229,111 @@ export const scenarios: Scenario[] = [
       expect(gates.find((s) => s.gate === g("p1#1"))).toMatchObject({ primitive: "throttle", limit: 2 });
     },
   ],
+  // ---- ordering ----
+  [
+    "ordering: one dispatch at a time per key, in received_at order, other keys in parallel, numbered per key",
+    { ordering: { key: "event.payload.k", reorder_window: 1000 } },
+    (h) => {
+      h.watermark = 1_000_000; // every earlier event is routed: nobody waits for stragglers
+      expect(h.arrive("a1", { k: "a" }, 0, 0)).toMatchObject({ kind: "admit", ordering: { key: "a", seq: 1 } });
+      expect(h.arrive("a2", { k: "a" }, 10, 10)).toMatchObject({ kind: "wait", primitive: "ordering", until: null });
+      expect(h.arrive("b1", { k: "b" }, 20, 20)).toMatchObject({ kind: "admit", ordering: { key: "b", seq: 1 } });
+      // A late queue delivery of an event received before a2 goes ahead of it.
+      h.arrive("a0", { k: "a" }, 30, 5);
+      const done = h.finish("a1", 40);
+      expect(done.others).toEqual([
+        {
+          dispatch_id: "a0",
+          cause: "woken",
+          outcome: expect.objectContaining({ kind: "admit", ordering: { key: "a", seq: 2 } }),
+        },
+      ]);
+      expect(h.state("a2")).toBe("wait:ordering");
+      h.finish("a0", 50);
+      expect(h.outcomes.get("a2")).toMatchObject({ kind: "admit", ordering: { key: "a", seq: 3 } });
+      expect(h.admittedOrder()).toEqual(["a1", "b1", "a0", "a2"]);
+      expect(h.auditKinds("a0")).toEqual(["ordering_wait", "ordering_started", "ordering_released"]);
+    },
+  ],
+  [
+    "ordering: without a watermark the head waits reorder_window for stragglers; an arrival after that is late",
+    { ordering: { key: "event.payload.k", reorder_window: 1000 } },
+    (h) => {
+      expect(h.arrive("x2", { k: "x" }, 100, 100)).toMatchObject({ kind: "wait", until: 1100 });
+      // A straggler received earlier arrives within the window: it heads the line with its own deadline.
+      expect(h.arrive("x1", { k: "x" }, 200, 50)).toMatchObject({ kind: "wait", until: 1050 });
+      h.tick(1050);
+      expect(h.outcomes.get("x1")).toMatchObject({ kind: "admit", ordering: { seq: 1 } });
+      h.tick(1100); // x2's old timer: the line is held, so it waits without one
+      expect(h.state("x2")).toBe("wait:ordering");
+      h.finish("x1", 1200);
+      expect(h.outcomes.get("x2")).toMatchObject({ kind: "admit", ordering: { seq: 2 } });
+      // Received at 10, delivered long after its window: it still runs, next, audited late.
+      h.arrive("x0", { k: "x" }, 1300, 10);
+      h.finish("x2", 1400);
+      expect(h.outcomes.get("x0")).toMatchObject({ kind: "admit", ordering: { seq: 3 } });
+      expect(h.audit.find((a) => a.dispatch_id === "x0" && a.kind === "ordering.late")?.payload).toMatchObject({
+        seq: 3,
+        received_at: 10,
+        after_received_at: 100,
+      });
+      expect(h.admittedOrder()).toEqual(["x1", "x2", "x0"]);
+    },
+  ],
+  [
+    "ordering: the watermark starts a waiting head before its window ends",
+    { ordering: { key: "event.payload.k", reorder_window: 5000 } },
+    (h) => {
+      h.watermark = 0;
+      h.arrive("m1", { k: "m" }, 100, 100);
+      expect(h.state("m1")).toBe("wait:ordering@5100");
+      h.advanceWatermark(150, 200);
+      expect(h.state("m1")).toBe("admitted");
+    },
+  ],
+  [
+    "ordering: waiting keeps the line, block holds it behind a failure until unblocked, cancel frees a place",
+    { ordering: { key: "event.payload.k", on_failure: "block" } },
+    (h) => {
+      h.watermark = 1_000_000;
+      h.arrive("a1", { k: "a" }, 0, 0);
+      h.arrive("a2", { k: "a" }, 10, 10);
+      h.arrive("a3", { k: "a" }, 20, 20);
+      h.arrive("a4", { k: "a" }, 30, 30);
+      h.finish("a1", 40, { final: false, failed: false }); // a1 is `waiting`: still first in line
+      expect(h.state("a2")).toBe("wait:ordering");
+      h.finish("a1", 50, { final: true, failed: true }); // ended dlq
+      expect(h.state("a2")).toBe("wait:ordering");
+      expect(h.store.lineGet(g("a"))).toMatchObject({ blocked_by: "a1", seq: 1 });
+      h.unblock("a1", 60);
+      expect(h.outcomes.get("a2")).toMatchObject({ kind: "admit", ordering: { seq: 2 } });
+      h.finish("a3", 70); // cancelled while waiting: its place is freed
+      h.finish("a2", 80);
+      expect(h.outcomes.get("a4")).toMatchObject({ kind: "admit", ordering: { seq: 3 } });
+      expect(h.auditKinds("a1")).toEqual([
+        "ordering_started",
+        "ordering_released",
+        "ordering_blocked",
+        "ordering_unblocked",
+      ]);
+    },
+  ],
+  [
+    "ordering comes before concurrency: a later event never holds a slot an earlier one needs",
+    { ordering: { key: "event.payload.k" }, concurrency: { max: 1 } },
+    (h) => {
+      h.watermark = 1_000_000;
+      h.arrive("a1", { k: "a" }, 0, 0);
+      h.arrive("b1", { k: "b" }, 10, 10); // its line is free; waits for the slot
+      h.arrive("a2", { k: "a" }, 20, 20); // waits in its line, holding no slot
+      expect(h.snapshotStates()).toEqual({ a1: "admitted", b1: "wait:concurrency", a2: "wait:ordering" });
+      h.finish("a1", 30);
+      expect(h.state("b1")).toBe("admitted");
+      expect(h.state("a2")).toBe("wait:concurrency"); // started its line (seq 2), now waits for the slot
+      h.finish("b1", 40);
+      expect(h.outcomes.get("a2")).toMatchObject({ kind: "admit", ordering: { key: "a", seq: 2 } });
+    },
+  ],
   [
     "throttle: a late alarm does not let a new arrival overtake the queue",
     { throttle: { period: 1000, max: 1 } },

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { ApplyResult, BindingVersionView } from "../../bindings/binding-service";
 import type { CircuitItem } from "../../circuit/contract";
-import { bindingSpecSchema } from "../../contracts/binding-spec";
+import { bindingSpecSchema, FLOW_PRIMITIVE_NAMES } from "../../contracts/binding-spec";
 import type { AttemptView } from "../../contracts/dispatch";
 import { attemptOutcomeSchema, dispatchStatusSchema } from "../../contracts/dispatch";
 import { triggerEventSchema } from "../../contracts/events";
@@ -206,7 +206,7 @@ export const actionGraphSchema = z.object({
 });
 
 export const flowGateSchema = z.object({
-  primitive: z.enum(["batch", "debounce", "rate_limit", "throttle", "singleton", "concurrency"]),
+  primitive: z.enum(FLOW_PRIMITIVE_NAMES),
   gate: z.string(),
   limit: z.number().nullable(),
   window: z.number().nullable(),

@@ -50,7 +50,7 @@ describe("SqlFlowStore", () => {
         )
         .toArray()
         .map((r) => r.name);
-      expect(tables).toEqual(["flow_leases", "flow_log", "flow_waits"]);
+      expect(tables).toEqual(["flow_leases", "flow_lines", "flow_log", "flow_waits"]);
     });
   });
 

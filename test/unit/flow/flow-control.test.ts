@@ -13,7 +13,15 @@ describe("FlowControl (in-memory store)", () => {
 
 describe("gate names and topics", () => {
   it("evaluates primitives in SPEC 9 order", () => {
-    expect(FLOW_PRIMITIVES).toEqual(["batch", "debounce", "rate_limit", "throttle", "singleton", "concurrency"]);
+    expect(FLOW_PRIMITIVES).toEqual([
+      "batch",
+      "debounce",
+      "rate_limit",
+      "throttle",
+      "ordering",
+      "singleton",
+      "concurrency",
+    ]);
   });
 
   it.each<[string, string]>([
