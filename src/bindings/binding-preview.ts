@@ -36,6 +36,8 @@ export interface PreviewOptions {
 }
 
 const PREVIEW_BINDING = "preview";
+/** Primitives whose wait a live dispatch would spend `held` (batch and debounce waits are how they work). */
+const HOLDING = new Set(["throttle", "ordering", "concurrency"]);
 
 /** Runs `spec` over `events` (any order; sorted here by `received_at`, then id). */
 export function previewSpec(spec: BindingSpec, events: PreviewEvent[], options: PreviewOptions): PreviewAnswer {
@@ -83,6 +85,8 @@ class Simulation {
       bindingKey: PREVIEW_BINDING,
       flow: spec.flow_control ?? null,
       store: new MemoryFlowStore(),
+      // Stored events are routed: an ordering line never waits for stragglers here.
+      routedThrough: () => Number.MAX_SAFE_INTEGER,
     });
   }
 
@@ -195,8 +199,7 @@ class Simulation {
       case "wait":
         if (outcome.until === null) this.timers.delete(id);
         else this.timers.set(id, outcome.until);
-        if (outcome.primitive === "throttle" || outcome.primitive === "concurrency")
-          this.held.set(id, outcome.primitive);
+        if (HOLDING.has(outcome.primitive)) this.held.set(id, outcome.primitive);
         Object.assign(item, { outcome: "waits", stage: "flow_control", reason: outcome.primitive });
         return;
       case "none":

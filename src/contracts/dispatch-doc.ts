@@ -50,12 +50,14 @@ export interface DispatchDoc extends DispatchKey {
   max_attempts: number;
   cancel_requested: boolean;
   /**
-   * Why a dispatch rests: `paused`, `circuit`, `flow` (held); `classifying` (pending); `deferred`,
-   * `approval` (waiting).
+   * Why a dispatch rests: `paused`, `circuit`, `flow`, `ordering_blocked` (held); `classifying`
+   * (pending); `deferred`, `approval` (waiting).
    */
   held_reason: string | null;
   /** A batch leader's member event ids, leader first. */
   batch_event_ids: string[] | null;
+  /** Its place in an ordering line (SPEC 9.7), once it started there; the envelope carries it. */
+  ordering?: { key: string; seq: number } | null;
   /** The effective autonomy tier when the dispatch was created. */
   tier: string;
   /** `act_auto` bookkeeping: `counted` once admitted past flow control, `approved` by a reviewer. */

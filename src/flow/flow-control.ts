@@ -113,9 +113,11 @@ export class FlowControl {
   private readonly store: FlowStore;
   private readonly keys: FlowKeys;
   private readonly routedThrough: () => number | null;
+  private readonly watermarkPollMs: number | null;
 
   constructor(options: FlowControlOptions) {
     this.routedThrough = options.routedThrough ?? (() => null);
+    this.watermarkPollMs = options.watermarkPollMs ?? null;
     this.bindingKey = options.bindingKey;
     this.flow = options.flow ?? {};
     this.store = options.store;
@@ -151,6 +153,7 @@ export class FlowControl {
         error: planned.error,
       });
     }
+    if (input.replay) delete planned.plan.gates.ordering;
     const walker: Walker = { id, eventId: input.eventId, plan: planned.plan, rankError: planned.rankError };
     return run.decision(run.advance(walker, 0));
   }
@@ -261,7 +264,14 @@ export class FlowControl {
   // ---- the chain ----------------------------------------------------------------------------
 
   private run(now: number): FlowRun {
-    return new FlowRun(this.flow, this.store, now, (run, w, from) => this.advance(run, w, from), this.routedThrough);
+    return new FlowRun(
+      this.flow,
+      this.store,
+      now,
+      (run, w, from) => this.advance(run, w, from),
+      this.routedThrough,
+      this.watermarkPollMs,
+    );
   }
 
   /**

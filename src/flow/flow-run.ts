@@ -67,6 +67,8 @@ export class FlowRun {
   readonly now: number;
   /** Ordering's routing watermark (ms), or null when unknown. */
   readonly routedThrough: () => number | null;
+  /** How often a waiting ordering head re-checks the watermark (null: only at its deadline). */
+  readonly watermarkPollMs: number | null;
   private readonly chain: Chain;
 
   // Plain fields, not parameter properties: `bench/flow-control.ts` runs this in Node's type stripping.
@@ -76,12 +78,14 @@ export class FlowRun {
     now: number,
     chain: Chain,
     routedThrough: () => number | null = () => null,
+    watermarkPollMs: number | null = null,
   ) {
     this.flow = flow;
     this.store = store;
     this.now = now;
     this.chain = chain;
     this.routedThrough = routedThrough;
+    this.watermarkPollMs = watermarkPollMs;
   }
 
   /** Runs `w` through the chain from the start (`from` 0) or from a given index. */

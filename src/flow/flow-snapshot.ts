@@ -46,6 +46,7 @@ export function flowSnapshot(flow: FlowControlSpec, store: FlowStore, now: numbe
         waiting: 0,
         head: null,
         due: null,
+        blocked_by: null,
       };
       gates.set(key, row);
     }
@@ -69,6 +70,7 @@ export function flowSnapshot(flow: FlowControlSpec, store: FlowStore, now: numbe
     row.head = wait.head.dispatch_id;
     row.due = wait.head.due;
   }
+  for (const line of store.linesBlocked()) entry("ordering", line.gate).blocked_by = line.blocked_by;
   const load = (g: FlowGateSnapshot) => g.waiting + (g.active ?? 0) + (g.window ?? 0);
   const all = [...gates.values()].sort(
     (a, b) =>

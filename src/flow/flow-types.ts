@@ -39,7 +39,15 @@ export type FlowOutcome =
       /** The stacked limit that was full (SPEC 9.3); absent for a single limit. */
       limit_index?: number;
     }
-  | { kind: "wait"; primitive: WaitPrimitive; gate: string; until: number | null; eta: number | null }
+  | {
+      kind: "wait";
+      primitive: WaitPrimitive;
+      gate: string;
+      until: number | null;
+      eta: number | null;
+      /** Its ordering line is held behind a failure (`on_failure: "block"`). */
+      blocked?: boolean;
+    }
   | { kind: "none" };
 
 export type FlowTransitionCause =
@@ -48,7 +56,9 @@ export type FlowTransitionCause =
   | "leader_promoted" // batch: the leader left, this member now leads → wait until the deadline
   | "woken" // throttle / ordering / concurrency slot taken → continues (admit, or skip/wait further on)
   | "head_changed" // throttle: it became the head → wait until its slot; ordering: until its deadline
-  | "released"; // sweep: its dispatch was no longer live → nothing to apply
+  | "released" // sweep: its dispatch was no longer live → nothing to apply
+  | "line_blocked" // ordering: a failure holds its line → wait, blocked
+  | "line_unblocked"; // ordering: the failure was resolved, it waits on for its turn
 
 export interface FlowTransition {
   dispatch_id: string;
@@ -77,6 +87,8 @@ export interface FlowAdmitInput {
   /** The event JSON; CEL keys see it as `event`. */
   event: unknown;
   now: number;
+  /** An operator's replay: it does not wait in an ordering line (SPEC 9.7). */
+  replay?: boolean;
 }
 
 export interface FlowGateSnapshot {
@@ -93,8 +105,10 @@ export interface FlowGateSnapshot {
   waiting: number;
   /** Head waiter (batch leader, debounce latest). */
   head: string | null;
-  /** Head's timer (batch deadline, debounce until, throttle slot). */
+  /** Head's timer (batch deadline, debounce until, throttle slot, ordering deadline or watermark check). */
   due: number | null;
+  /** Ordering: the failed dispatch holding the line (`on_failure: "block"`), else null. */
+  blocked_by: string | null;
 }
 
 export interface FlowSnapshot {
@@ -112,4 +126,6 @@ export interface FlowControlOptions {
    * been routed (ms), or null when unknown. Without it, a line waits `reorder_window` for stragglers.
    */
   routedThrough?: () => number | null;
+  /** With a watermark: a waiting head re-checks it this often until its `reorder_window` ends. */
+  watermarkPollMs?: number;
 }

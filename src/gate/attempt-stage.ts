@@ -144,6 +144,7 @@ export class AttemptStage {
       allow_cleartext: spec.allow_cleartext,
       dispatch_priority: spec.dispatch_priority,
       batch_event_ids: doc.batch_event_ids,
+      ordering: doc.ordering ?? null,
     };
   }
 

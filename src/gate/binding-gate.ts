@@ -61,7 +61,8 @@ export class BindingGate extends DurableObject<Env> {
       this.follow.begin(doc, attempt, follow, state, now),
     );
     this.endings = new Endings(core, {
-      releaseFlow: (id, now) => this.flow.release(id, now),
+      releaseFlow: (id, now, status) => this.flow.release(id, now, status),
+      unblockOrdering: (id, now) => this.flow.unblock(id, now),
       abortAttempt: (id, attempt) => this.attempts.abort(id, attempt),
       cancelFollowedTask: (doc) => this.follow.cancelRemote(doc),
     });
@@ -85,6 +86,8 @@ export class BindingGate extends DurableObject<Env> {
    */
   async admit(req: AdmitRequest): Promise<AdmitAnswer> {
     const core = this.core;
+    // Read before anything else: the await lets other calls in, so nothing is read yet that they could change.
+    await this.flow.refreshWatermark(req.spec.flow_control?.ordering !== undefined, Date.now());
     let existing = core.live.get(req.dispatch_id);
     if (!existing && req.recovering) {
       // A recovering EventLog admits again: the dispatch may have finished and moved to History.
@@ -143,8 +146,14 @@ export class BindingGate extends DurableObject<Env> {
     const core = this.core;
     core.alarmFired();
     await this.activation.settleOrphans();
+    await this.flow.refreshWatermark(
+      core.meta("spec") !== null && core.spec().flow_control?.ordering !== undefined,
+      Date.now(),
+    );
     const now = Date.now();
     await core.flushDue(now);
+    this.flow.wake(now);
+    await this.startReady();
     const sweepAt = core.meta("flow_sweep_at");
     if (sweepAt !== null && Number(sweepAt) <= now) {
       this.flow.sweep(now);
@@ -215,6 +224,15 @@ export class BindingGate extends DurableObject<Env> {
   /** The Destination revokes its word: a failure was counted or the circuit left `closed`. */
   async circuitChanged(_destination: string): Promise<void> {
     this.attempts.circuitChanged();
+  }
+
+  /** A dead-lettered or failed dispatch was resolved: an ordering line it holds goes on (SPEC 9.7). */
+  async unblockOrdering(dispatchId: string): Promise<void> {
+    const core = this.core;
+    if (!core.meta("spec")) return;
+    this.flow.unblock(dispatchId, Date.now());
+    await this.startReady();
+    await core.settle();
   }
 
   // ---- binding lifecycle ----------------------------------------------------------------------

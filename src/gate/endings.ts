@@ -7,6 +7,7 @@
 import { type DispatchStatus, isTerminal } from "../contracts/dispatch";
 import type { DispatchDoc } from "../contracts/dispatch-doc";
 import type { CancelAnswer, CompleteAnswer } from "../contracts/gate-rpc";
+import { dispatchIdOf } from "../dispatch/dispatch-id";
 import type { GateCore } from "./gate-core";
 
 /** SPEC 13.1 error texts. */
@@ -22,8 +23,10 @@ export const cancelError = {
 
 /** What ending a dispatch touches in the other stages. */
 export interface EndingLinks {
-  /** Frees the dispatch's flow-control leases and waits. */
-  releaseFlow(dispatchId: string, now: number): void;
+  /** Frees the dispatch's flow-control leases and waits (a `waiting` one keeps its ordering place). */
+  releaseFlow(dispatchId: string, now: number, status: DispatchStatus): void;
+  /** A failure that holds an ordering line is settled: the line goes on. */
+  unblockOrdering(dispatchId: string, now: number): void;
   /** Aborts a running attempt. */
   abortAttempt(dispatchId: string, attempt: number): void;
   /** Cancels the A2A task a waiting dispatch follows, if any. */
@@ -52,7 +55,11 @@ export class Endings {
       gate.live.finalize(doc, durable);
       gate.outbox.add(doc, trust);
     }
-    this.links.releaseFlow(doc.dispatch_id, now);
+    this.links.releaseFlow(doc.dispatch_id, now, status);
+    // A successful replay settles the failure of the dispatch it replays (SPEC 9.7 `on_failure: "block"`).
+    if (status === "succeeded" && doc.replay_of_event_id !== null) {
+      this.links.unblockOrdering(dispatchIdOf(doc.binding_key, doc.replay_of_event_id), now);
+    }
   }
 
   /** Ends a dispatch as `cancelled` now. */
@@ -129,6 +136,8 @@ export class Endings {
       error,
     });
     this.afterTerminal(doc, now, verdict.status, error);
+    // Its end may let the next in its ordering line start.
+    await gate.steps.startReady();
     await gate.settle();
     return { state: "completed", status: verdict.status };
   }

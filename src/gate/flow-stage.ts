@@ -13,6 +13,7 @@ import { FlowControl } from "../flow/flow-control";
 import type { FlowDecision, FlowEffects, FlowOutcome } from "../flow/flow-types";
 import { SqlFlowStore } from "../flow/sql-flow-store";
 import type { GateCore } from "./gate-core";
+import { readRoutingWatermark } from "./routing-watermark-reader";
 
 /**
  * Flow-control hygiene runs this often while the binding has flow control: expired sliding-log
@@ -20,8 +21,13 @@ import type { GateCore } from "./gate-core";
  */
 const FLOW_SWEEP_EVERY_MS = 86_400_000;
 
+/** How often a waiting ordering head re-reads the routing watermark (SPEC 9.7). */
+const WATERMARK_POLL_MS = 250;
+
 export class FlowStage {
   private engine: FlowControl | null | undefined;
+  /** Ordering's routing watermark as last read (null: not read, or unreadable). */
+  private watermark: number | null = null;
 
   constructor(private readonly gate: GateCore) {}
 
@@ -36,6 +42,8 @@ export class FlowStage {
             bindingKey: this.gate.meta("binding_key") ?? "",
             flow: spec.flow_control,
             store: new SqlFlowStore(this.gate.sql),
+            routedThrough: () => this.watermark,
+            watermarkPollMs: WATERMARK_POLL_MS,
           })
         : null;
     }
@@ -47,7 +55,17 @@ export class FlowStage {
     const flow = this.flow();
     if (!flow) return this.afterFlow(doc, now, event);
     if (this.gate.meta("flow_sweep_at") === null) this.gate.setMeta("flow_sweep_at", String(now + FLOW_SWEEP_EVERY_MS));
-    return this.apply(doc, flow.admit({ dispatchId: doc.dispatch_id, eventId: doc.event_id, event, now }), now);
+    return this.apply(
+      doc,
+      flow.admit({
+        dispatchId: doc.dispatch_id,
+        eventId: doc.event_id,
+        event,
+        now,
+        replay: doc.replay_of_event_id !== null,
+      }),
+      now,
+    );
   }
 
   /** Past flow control: held while the binding is paused, else ready for attempt 1. */
@@ -85,10 +103,39 @@ export class FlowStage {
     if (flow) this.apply(doc, flow.onTimer(doc.dispatch_id, now), now);
   }
 
-  /** A dispatch ended: its leases and waits end, which may admit the next waiters. */
-  release(dispatchId: string, now: number): void {
+  /**
+   * A dispatch ended (or rests `waiting`): its leases and waits end, which may admit the next waiters.
+   * A `waiting` one keeps its place in its ordering line; one that ended `dlq` or `failed` may block it.
+   */
+  release(dispatchId: string, now: number, status: DispatchStatus): void {
     const flow = this.flow();
-    if (flow) this.applyEffects(flow.release(dispatchId, now), now);
+    const ending = { final: status !== "waiting", failed: status === "dlq" || status === "failed" };
+    if (flow) this.applyEffects(flow.release(dispatchId, now, ending), now);
+  }
+
+  /**
+   * Reads ordering's routing watermark before a decision that may need it. A failed read leaves the
+   * last value: a line then waits for its `reorder_window` at worst.
+   */
+  async refreshWatermark(ordering: boolean, now: number): Promise<void> {
+    if (!ordering) return;
+    try {
+      this.watermark = await readRoutingWatermark(this.gate.env, now);
+    } catch (error) {
+      console.error(JSON.stringify({ msg: "routing watermark unreadable", error: String(error) }));
+    }
+  }
+
+  /** The watermark moved: ordering heads that may start now do. */
+  wake(now: number): void {
+    const flow = this.flow();
+    if (flow) this.applyEffects(flow.wake(now), now);
+  }
+
+  /** The failure that holds an ordering line was resolved or replayed: the line goes on. */
+  unblock(dispatchId: string, now: number): void {
+    const flow = this.flow();
+    if (flow) this.applyEffects(flow.unblock(dispatchId, now), now);
   }
 
   /** The daily hygiene pass; stops scheduling itself once the binding has no flow control. */
@@ -130,6 +177,7 @@ export class FlowStage {
       case "admit": {
         if (doc.timer?.kind === "flow") gate.clearTimer(doc, now);
         if (outcome.batch) gate.patch(doc, { batch_event_ids: outcome.batch.members.map((m) => m.event_id) }, now);
+        if (outcome.ordering) gate.patch(doc, { ordering: outcome.ordering }, now);
         return this.afterFlow(doc, now);
       }
       case "skip": {
@@ -148,9 +196,16 @@ export class FlowStage {
       case "wait": {
         if (outcome.until !== null) gate.setTimer(doc, "flow", outcome.until, 0, now);
         else if (doc.timer?.kind === "flow") gate.clearTimer(doc, now);
-        if (doc.status !== "held" || doc.held_reason !== "flow") {
-          const detail = { held: true, flow_control: outcome.primitive, gate: outcome.gate, until: outcome.eta };
-          gate.patch(doc, { status: "held", held_reason: "flow" }, now);
+        const reason = outcome.blocked ? "ordering_blocked" : "flow";
+        if (doc.status !== "held" || doc.held_reason !== reason) {
+          const detail = {
+            held: true,
+            flow_control: outcome.primitive,
+            gate: outcome.gate,
+            until: outcome.eta,
+            ...(outcome.blocked ? { blocked: true } : {}),
+          };
+          gate.patch(doc, { status: "held", held_reason: reason }, now);
           gate.log(doc, { op: "status", at: now, status: "held", result: detail });
         }
         return "held";

@@ -23,6 +23,8 @@ export interface AttemptContext {
   dispatch_priority: "high" | "normal" | "low";
   /** A batch leader's member events (ids, leader first): the runner attaches them as `event.batch`. */
   batch_event_ids?: string[] | null;
+  /** Its place in an ordering line (SPEC 9.7): receivers can detect gaps per key. */
+  ordering?: { key: string; seq: number } | null;
 }
 
 export function dispatchEnvelope(ctx: AttemptContext, event: TriggerEvent) {
@@ -35,6 +37,7 @@ export function dispatchEnvelope(ctx: AttemptContext, event: TriggerEvent) {
     replay_of_event_id: ctx.replay_of_event_id,
     autonomy_tier: ctx.autonomy_tier,
     trace_id: ctx.trace_id,
+    ...(ctx.ordering ? { ordering: ctx.ordering } : {}),
   };
 }
 

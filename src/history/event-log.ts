@@ -41,6 +41,8 @@ export class EventLog extends DurableObject<Env> {
   private readonly idState: Uuidv7State = { lastMs: -1, counter: 0 };
   /** Accepted ids whose routing has not finished (their rows exist). */
   private readonly unrouted = new Set<string>();
+  /** The times of accepts that took their time but have not stored their rows yet. */
+  private readonly accepting: number[] = [];
   private recovered: Promise<void> | null = null;
   private progressTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -85,9 +87,15 @@ export class EventLog extends DurableObject<Env> {
     const { start, end, shard } = this.window();
     const now = Date.now();
     if (this.pinned || now >= end + ACCEPT_GRACE_MS) return reqs.map(() => ({ status: "moved" }));
-    const table = await this.routing.get();
     // Ids are monotonic in this object, so the watermark is a plain id; clamped into the window.
     const at = Math.min(Math.max(now, start), end - 1);
+    this.accepting.push(at);
+    let table: RoutingTable;
+    try {
+      table = await this.routing.get();
+    } finally {
+      this.accepting.splice(this.accepting.indexOf(at), 1);
+    }
     const items = reqs.map((req) => {
       const id = withShard(`evt_${monotonicUuidv7(this.idState, at)}`, shard);
       // An event published without a dedupe key is unique: it claims nothing (no D1 statement).
@@ -150,6 +158,18 @@ export class EventLog extends DurableObject<Env> {
     });
     if (routed.length > 0) this.ctx.waitUntil(Promise.all(routed));
     return answers;
+  }
+
+  /**
+   * Ordering's routing watermark (SPEC 9.7): every event this object received before the answer
+   * (ms) has been routed. Events still being routed or stored hold it back.
+   */
+  async routedThrough(): Promise<number> {
+    await this.recover();
+    let through = Date.now();
+    for (const at of this.accepting) through = Math.min(through, at);
+    for (const id of this.unrouted) through = Math.min(through, uuidv7Time(id) ?? through);
+    return through;
   }
 
   /** Admits `event` at every binding version it matches; it stays unrouted if any admit fails. */

@@ -747,6 +747,7 @@ export const scenarios: Scenario[] = [
         waiting: 1,
         head: "a4",
         due: null,
+        blocked_by: null,
       });
     },
   ],

@@ -13,7 +13,10 @@ import type { BindingItem, GateStats, ListPage, Stats } from "../views";
 function gateText(g: FlowGateSnapshot): string {
   const used = g.active ?? g.window;
   const load = used === null ? "" : g.limit === null ? ` ${used}` : ` ${used}/${g.limit}`;
-  return `${g.primitive} ${g.gate}${load}${g.waiting > 0 ? `, ${g.waiting} waiting` : ""}`;
+  const waiting = g.waiting > 0 ? `, ${g.waiting} waiting${g.head ? ` (next ${g.head})` : ""}` : "";
+  // An ordering line held behind a failure names it: resolving its DLQ entry lets the line go on.
+  const blocked = g.blocked_by ? `, blocked by ${g.blocked_by}` : "";
+  return `${g.primitive} ${g.gate}${load}${waiting}${blocked}`;
 }
 
 function GateCell(props: { stats: GateStats | undefined }) {

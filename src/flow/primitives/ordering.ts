@@ -8,9 +8,28 @@
  * `on_failure: "block"` a predecessor that ended `dlq` or `failed` holds the line until `unblock`.
  */
 import { ORDERING_REORDER_WINDOW_DEFAULT_MS } from "../../contracts/binding-spec";
-import { type FlowRun, type Walker, waitOutcome, walkerOf } from "../flow-run";
+import { type FlowRun, type Walker, walkerOf } from "../flow-run";
 import type { FlowWait } from "../flow-store";
 import type { FlowOutcome, OrderingStart } from "../flow-types";
+
+const isBlocked = (run: FlowRun, gate: string) => Boolean(run.store.lineGet(gate)?.blocked_by);
+
+/** A wait in a line, marked when a failure holds the line. */
+function lineWait(wait: FlowWait, blocked: boolean): FlowOutcome {
+  const outcome: FlowOutcome = { kind: "wait", primitive: "ordering", gate: wait.gate, until: wait.due, eta: wait.eta };
+  return blocked ? { ...outcome, blocked: true } : outcome;
+}
+
+/** Tells every waiter of a line that the line is now held (or free again). */
+function markLine(run: FlowRun, gate: string, blocked: boolean): void {
+  for (const wait of run.store.waitList("ordering", gate)) {
+    run.moved({
+      dispatch_id: wait.dispatch_id,
+      cause: blocked ? "line_blocked" : "line_unblocked",
+      outcome: lineWait(wait, blocked),
+    });
+  }
+}
 
 const windowOf = (run: FlowRun) => run.flow.ordering?.reorder_window ?? ORDERING_REORDER_WINDOW_DEFAULT_MS;
 
@@ -27,12 +46,14 @@ export function orderingArrive(run: FlowRun, w: Walker, gate: string): FlowOutco
   }
   const wait = run.store.waitGet(w.id);
   if (!wait) throw new Error(`ordering wait of ${w.id} vanished`);
+  const blocked = isBlocked(run, gate);
   run.emit("ordering", gate, "ordering_wait", w.id, {
     position: run.store.waitPosition(wait),
     received_at: wait.rank,
     ...(wait.due === null ? {} : { until: wait.due }),
+    ...(blocked ? { blocked_by: run.store.lineGet(gate)?.blocked_by } : {}),
   });
-  return waitOutcome(wait);
+  return lineWait(wait, blocked);
 }
 
 /** Its timer fired, or the line moved: it starts and continues the chain, or waits on. */
@@ -42,11 +63,12 @@ export function orderingResume(run: FlowRun, wait: FlowWait): FlowOutcome {
   const current = run.store.waitGet(wait.dispatch_id) ?? wait;
   // A spent timer that did not start it (the line is held, or an earlier event now heads it): no timer
   // until the line moves on and gives the head a new deadline.
+  const blocked = isBlocked(run, wait.gate);
   if (current.due !== null && current.due <= run.now) {
     run.store.waitSetDue(current.dispatch_id, null, current.eta);
-    return waitOutcome({ ...current, due: null });
+    return lineWait({ ...current, due: null }, blocked);
   }
-  return waitOutcome(current);
+  return lineWait(current, blocked);
 }
 
 /**
@@ -63,10 +85,12 @@ export function drainOrdering(run: FlowRun, gate: string, self: string | null): 
   const deadline = head.rank + windowOf(run);
   const routed = run.routedThrough();
   if (run.now < deadline && (routed === null || head.rank > routed)) {
-    if (head.due !== deadline) {
-      run.store.waitSetDue(head.dispatch_id, deadline, deadline);
+    // With a watermark to watch, look again soon; the deadline bounds the wait either way.
+    const due = run.watermarkPollMs === null ? deadline : Math.min(deadline, run.now + run.watermarkPollMs);
+    if (head.due !== due) {
+      run.store.waitSetDue(head.dispatch_id, due, deadline);
       if (head.dispatch_id !== self) {
-        const outcome: FlowOutcome = { kind: "wait", primitive: "ordering", gate, until: deadline, eta: deadline };
+        const outcome: FlowOutcome = { kind: "wait", primitive: "ordering", gate, until: due, eta: deadline };
         run.moved({ dispatch_id: head.dispatch_id, cause: "head_changed", outcome });
       }
     }
@@ -101,6 +125,7 @@ export function orderingFinished(run: FlowRun, gate: string, dispatchId: string,
     const line = run.store.lineGet(gate) ?? { seq: 0, last_rank: 0, blocked_by: null };
     run.store.lineSet(gate, { ...line, blocked_by: dispatchId });
     run.emit("ordering", gate, "ordering_blocked", dispatchId, { seq: line.seq });
+    markLine(run, gate, true);
     return;
   }
   drainOrdering(run, gate, null);
@@ -114,4 +139,5 @@ export function orderingUnblock(run: FlowRun, dispatchId: string): void {
   if (line) run.store.lineSet(gate, { ...line, blocked_by: null });
   run.emit("ordering", gate, "ordering_unblocked", dispatchId, {});
   drainOrdering(run, gate, null);
+  markLine(run, gate, false);
 }

@@ -215,6 +215,8 @@ export const flowGateSchema = z.object({
   waiting: z.number(),
   head: z.string().nullable(),
   due: z.number().nullable(),
+  /** Ordering: the failed dispatch holding the line (`on_failure: "block"`). */
+  blocked_by: z.string().nullable(),
 });
 
 const gateStateFields = {

@@ -158,6 +158,8 @@ export function dlqRoutes() {
             .set({ state: "resolved", resolvedAt: iso(Date.now()) })
             .where(eq(dlqEntries.id, row.id));
         }
+        // Resolving is how an operator lets an ordering line go on past its failure (SPEC 9.7).
+        await c.env.BINDING_GATE.getByName(row.bindingKey).unblockOrdering(row.dispatchId);
         const updated = await getDlq(c.env.DB, row.id);
         return c.json(await dlqDetail(c.env, updated ?? row));
       },

@@ -157,4 +157,20 @@ describe("previewSpec", () => {
     ]);
     expect(answer.items[2]).toMatchObject({ stage: "autonomy" });
   });
+
+  it("holds an ordering line while its dispatch runs, in received_at order", () => {
+    const s = spec({ flow_control: { ordering: { key: "event.payload.account" } } });
+    const events = [
+      ev(0, { account: "a" }),
+      ev(100, { account: "a" }),
+      ev(200, { account: "b" }),
+      ev(2_000, { account: "a" }),
+    ];
+    expect(outcomes(run(s, events, 1_000))).toEqual([
+      ["dispatch", null],
+      ["waits", "ordering"],
+      ["dispatch", null],
+      ["dispatch", null],
+    ]);
+  });
 });

@@ -39,7 +39,8 @@ function scenario(name: string, flow: FlowControlSpec, step: (fc: FlowControl, i
           store.ensureSchema();
           ready = true;
         }
-        const fc = new FlowControl({ bindingKey: "hot@v1", flow, store });
+        // Every event counts as routed: ordering heads start at once, as behind a current watermark.
+        const fc = new FlowControl({ bindingKey: "hot@v1", flow, store, routedThrough: () => Number.MAX_SAFE_INTEGER });
         for (let k = 0; k < BATCH; k++) step(fc, i++);
       });
     },
@@ -100,6 +101,10 @@ describe("flow control on DO SQLite, one hot binding", () => {
     },
     admit,
   );
+  scenario("ordering (100 keys) admit+release", { ordering: { key: "event.payload.customer" } }, (fc, i) => {
+    admit(fc, i);
+    fc.release(`d${i}`, i);
+  });
   scenario("batch size 10 (20 keys) admit", { batch: { key: "event.payload.repo", size: 10, timeout: 60_000 } }, admit);
   scenario("1,000 concurrency gates admit+release", { concurrency: { key: "event.payload.k", max: 1 } }, (fc, i) => {
     admit(fc, i);
