@@ -165,7 +165,9 @@ export class EventLog extends DurableObject<Env> {
    * (ms) has been routed. Events still being routed or stored hold it back.
    */
   async routedThrough(): Promise<number> {
-    await this.recover();
+    // Recovery fills `unrouted` before its first await; waiting for it to finish could deadlock with
+    // a gate that asks this while recovery is admitting at it, so it runs on in the background.
+    this.recover().catch(() => {});
     let through = Date.now();
     for (const at of this.accepting) through = Math.min(through, at);
     for (const id of this.unrouted) through = Math.min(through, uuidv7Time(id) ?? through);

@@ -8,6 +8,7 @@ import {
   cancel,
   dispatch,
   dispatchIdOf,
+  evictGate,
   flowBinding,
   gateStats,
   TERMINAL,
@@ -117,5 +118,25 @@ describe("ordering", () => {
     });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(await waitForDispatch(b.bindingKey, third.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
+  });
+
+  it("keeps a line across the gate's eviction", async () => {
+    const b = await flowBinding(
+      { ordering: { key: "event.payload.account" } },
+      { responses: [{ status: 200, delay_ms: 1_500 }], otherwise: { status: 200 } },
+    );
+    const first = await publish(b.provider, "thing.happened", { account: "acme", n: 1 });
+    await waitForDispatch(b.bindingKey, first.event_id, ["running", ...TERMINAL]);
+    const second = await publish(b.provider, "thing.happened", { account: "acme", n: 2 });
+    await waitForDispatch(b.bindingKey, second.event_id, ["held"]);
+    await evictGate(b.bindingKey);
+    for (const e of [first, second]) {
+      expect(await waitForDispatch(b.bindingKey, e.event_id, TERMINAL, 20_000)).toMatchObject({ status: "succeeded" });
+    }
+    const calls = await orderedCalls(b.hook, 2);
+    expect(calls.map((c) => [c.event_id, c.ordering?.seq])).toEqual([
+      [first.event_id, 1],
+      [second.event_id, 2],
+    ]);
   });
 });
