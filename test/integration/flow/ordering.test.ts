@@ -139,4 +139,26 @@ describe("ordering", () => {
       [second.event_id, 2],
     ]);
   });
+
+  it("block: a successful replay of the failed dispatch lets the line go on; the replay does not wait in line", async () => {
+    const b = await flowBinding(
+      { ordering: { key: "event.payload.account", on_failure: "block" } },
+      { responses: [{ status: 500 }], otherwise: { status: 200 } },
+      { retry: { max_attempts: 1 } },
+    );
+    const first = await publish(b.provider, "thing.happened", { account: "acme", n: 1 });
+    expect(await waitForDispatch(b.bindingKey, first.event_id, TERMINAL)).toMatchObject({ status: "dlq" });
+    const second = await publish(b.provider, "thing.happened", { account: "acme", n: 2 });
+    await waitForDispatch(b.bindingKey, second.event_id, ["held"]);
+    const entries = await eventually(async () => {
+      const list = await api("GET", `/v1/dlq?binding_key=${encodeURIComponent(b.bindingKey)}`);
+      return list.body.items.length > 0 ? list.body.items : undefined;
+    });
+    const replay = await api("POST", `/v1/dlq/${entries[0].id}/replay`, {});
+    expect(replay.status, JSON.stringify(replay.body)).toBe(202);
+    expect(await waitForDispatch(b.bindingKey, second.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
+    const calls = await orderedCalls(b.hook, 3);
+    // The original (failed), its replay (outside the line, no place), then the next in line.
+    expect(calls.map((c) => c.ordering?.seq ?? null)).toEqual([1, null, 2]);
+  });
 });
