@@ -14,7 +14,7 @@ import { handlerKindOf } from "../contracts/handler-uri";
 import { type Transition, transitionTime } from "../contracts/transitions";
 import { terminateIfDrained } from "../db/bindings-repo";
 import { GATE_BUDGETS_SCHEMA, GateBudgets } from "../flow/gate-budgets";
-import { migrateFlowSchema } from "../flow/sql-flow-store";
+import { migrateFlowSchema } from "../flow/sql-flow-schema";
 import type { TrustInput } from "../history/history-store";
 import { iso } from "../lib/time";
 import { controlWrites, type Statement } from "./control-writes";

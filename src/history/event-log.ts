@@ -12,7 +12,7 @@ import type { AcceptAnswer, AcceptRequest, PublishTarget } from "../contracts/ev
 import type { TriggerEvent } from "../contracts/events";
 import { loadRoutingTable } from "../db/bindings-repo";
 import { claimDedupe, claimDedupeMany } from "../db/dedupe-repo";
-import { registerEventPartition, sealEventPartition } from "../db/partitions-repo";
+import { sealEventPartition } from "../db/partitions-repo";
 import { admitRequestOf, RoutingCache, type RoutingTable, routesOf } from "../dispatch/routing-table";
 import { monotonicUuidv7, type Uuidv7State } from "../lib/ids";
 import {
@@ -27,8 +27,8 @@ import {
 import { iso } from "../lib/time";
 import { countDurableObjectOps } from "../observability/counting-bindings";
 import { EventStore, type ReplayPointer, type StoredEvent } from "./event-store";
-import { dropWindow, eventLogWakeAt, eventWindowOf, releaseExpiredPins } from "./event-window";
-import { acceptedCounts, advanceProgress, readProgress } from "./routing-watermark";
+import { dropWindow, eventLogWakeAt, eventWindowOf, releaseExpiredPins, WindowRegistration } from "./event-window";
+import { AcceptsInFlight, acceptedCounts, advanceProgress, readProgress, routedThroughOf } from "./routing-watermark";
 
 /** An accept arriving this long after the window ended goes to the next window instead. */
 const ACCEPT_GRACE_MS = 5_000;
@@ -41,8 +41,8 @@ export class EventLog extends DurableObject<Env> {
   private readonly idState: Uuidv7State = { lastMs: -1, counter: 0 };
   /** Accepted ids whose routing has not finished (their rows exist). */
   private readonly unrouted = new Set<string>();
-  /** The times of accepts that took their time but have not stored their rows yet. */
-  private readonly accepting: number[] = [];
+  private readonly inFlight = new AcceptsInFlight();
+  private readonly registration: WindowRegistration;
   private recovered: Promise<void> | null = null;
   private progressTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -50,6 +50,7 @@ export class EventLog extends DurableObject<Env> {
     super(ctx, env);
     countDurableObjectOps(this, "EventLog");
     this.store = new EventStore(ctx.storage.sql);
+    this.registration = new WindowRegistration(env, this.store, () => this.name);
     this.routing = new RoutingCache(
       () => loadRoutingTable(this.env.DB),
       () => Date.now(),
@@ -89,13 +90,7 @@ export class EventLog extends DurableObject<Env> {
     if (this.pinned || now >= end + ACCEPT_GRACE_MS) return reqs.map(() => ({ status: "moved" }));
     // Ids are monotonic in this object, so the watermark is a plain id; clamped into the window.
     const at = Math.min(Math.max(now, start), end - 1);
-    this.accepting.push(at);
-    let table: RoutingTable;
-    try {
-      table = await this.routing.get();
-    } finally {
-      this.accepting.splice(this.accepting.indexOf(at), 1);
-    }
+    const table = await this.inFlight.during(at, () => this.routing.get());
     const items = reqs.map((req) => {
       const id = withShard(`evt_${monotonicUuidv7(this.idState, at)}`, shard);
       // An event published without a dedupe key is unique: it claims nothing (no D1 statement).
@@ -168,10 +163,7 @@ export class EventLog extends DurableObject<Env> {
     // Recovery fills `unrouted` before its first await; waiting for it to finish could deadlock with
     // a gate that asks this while recovery is admitting at it, so it runs on in the background.
     this.recover().catch(() => {});
-    let through = Date.now();
-    for (const at of this.accepting) through = Math.min(through, at);
-    for (const id of this.unrouted) through = Math.min(through, uuidv7Time(id) ?? through);
-    return through;
+    return routedThroughOf(Date.now(), this.inFlight, this.unrouted);
   }
 
   /** Admits `event` at every binding version it matches; it stays unrouted if any admit fails. */
@@ -331,22 +323,9 @@ export class EventLog extends DurableObject<Env> {
     await releaseExpiredPins(this.env, this.store, now - retentionMs(this.env));
   }
 
-  private registering: Promise<void> | null = null;
-
   /** Once per window: the D1 directory lists it (readers walk the directory), and its alarm is set. */
   private async ensureRegistered(start: number, shard: number): Promise<void> {
-    if (this.store.meta("registered") !== null) return;
-    this.registering ??= registerEventPartition(this.env.DB, this.name, start, shard)
-      .then(() => this.store.setMeta("registered", "1"))
-      .finally(() => {
-        this.registering = null;
-      });
-    try {
-      await this.registering;
-    } catch (error) {
-      // The next accept tries again; until then lists may miss this window.
-      console.error(JSON.stringify({ msg: "event partition not registered", error: String(error) }));
-    }
+    await this.registration.ensure(start, shard);
     await this.armAlarm();
   }
 

@@ -1,9 +1,10 @@
 /**
  * The life of an EventLog window (docs/scale.md): which object a name stands for, when its alarm must
  * wake (unrouted events, sealing the counters into D1, dropping the window after retention), and the
- * drop itself, which first copies to the pinned store every event something still needs (SPEC 1.1).
+ * drop itself, which first copies to the pinned store every event something still needs (SPEC 1.1),
+ * and its one-time registration in the D1 directory.
  */
-import { markPartitionDropped } from "../db/partitions-repo";
+import { markPartitionDropped, registerEventPartition } from "../db/partitions-repo";
 import { PINNED_EVENT_LOG, sealDelayMs, uuidv7Time } from "../lib/partitions";
 import { pinnedEventIds } from "./event-pins";
 import type { EventStore, StoredEvent } from "./event-store";
@@ -59,4 +60,33 @@ export async function releaseExpiredPins(env: Env, store: EventStore, cutoff: nu
   const keys = [...new Set(old.flatMap((e) => e.routes))];
   const still = new Set(await pinnedEventIds(env, keys, { ids: expired }));
   for (const id of expired) if (!still.has(id)) store.remove(id);
+}
+
+/** Registers a window in the D1 directory once (readers walk the directory); concurrent accepts share one try. */
+export class WindowRegistration {
+  private pending: Promise<void> | null = null;
+  private readonly env: Env;
+  private readonly store: EventStore;
+  private readonly name: () => string;
+
+  constructor(env: Env, store: EventStore, name: () => string) {
+    this.env = env;
+    this.store = store;
+    this.name = name;
+  }
+
+  async ensure(start: number, shard: number): Promise<void> {
+    if (this.store.meta("registered") !== null) return;
+    this.pending ??= registerEventPartition(this.env.DB, this.name(), start, shard)
+      .then(() => this.store.setMeta("registered", "1"))
+      .finally(() => {
+        this.pending = null;
+      });
+    try {
+      await this.pending;
+    } catch (error) {
+      // The next accept tries again; until then lists may miss this window.
+      console.error(JSON.stringify({ msg: "event partition not registered", error: String(error) }));
+    }
+  }
 }

@@ -5,7 +5,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { FLOW_SCHEMA, migrateFlowSchema, SqlFlowStore } from "../../../src/flow/sql-flow-store";
+import { FLOW_SCHEMA, migrateFlowSchema } from "../../../src/flow/sql-flow-schema";
+import { SqlFlowStore } from "../../../src/flow/sql-flow-store";
 import { BINDING_KEY, Harness } from "../../support/flow-harness";
 import { scenarios } from "../../support/flow-scenarios";
 
