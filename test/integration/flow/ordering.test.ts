@@ -28,6 +28,27 @@ async function orderedCalls(hook: string, n: number) {
   });
 }
 
+/**
+ * A key blocked behind a failure (`on_failure: "block"`): the first dispatch dead-letters on its only
+ * attempt, the second waits `held` behind it. Answers both events and the DLQ entry's id.
+ */
+async function blockedLine() {
+  const b = await flowBinding(
+    { ordering: { key: "event.payload.account", on_failure: "block" } },
+    { responses: [{ status: 500 }], otherwise: { status: 200 } },
+    { retry: { max_attempts: 1 } },
+  );
+  const first = await publish(b.provider, "thing.happened", { account: "acme", n: 1 });
+  expect(await waitForDispatch(b.bindingKey, first.event_id, TERMINAL)).toMatchObject({ status: "dlq" });
+  const second = await publish(b.provider, "thing.happened", { account: "acme", n: 2 });
+  expect(await waitForDispatch(b.bindingKey, second.event_id, ["held"])).toMatchObject({ status: "held" });
+  const entries = await eventually(async () => {
+    const list = await api("GET", `/v1/dlq?binding_key=${encodeURIComponent(b.bindingKey)}`);
+    return list.body.items.length > 0 ? list.body.items : undefined;
+  });
+  return { b, first, second, dlqId: entries[0].id as string };
+}
+
 describe("ordering", () => {
   it("runs a key's dispatches one at a time in received_at order, numbered, other keys alongside", async () => {
     // Reorder window far longer than the test: only the routing watermark can let heads start promptly.
@@ -62,16 +83,7 @@ describe("ordering", () => {
   });
 
   it("block: a dead-lettered predecessor holds the key until its DLQ entry is resolved", async () => {
-    const b = await flowBinding(
-      { ordering: { key: "event.payload.account", on_failure: "block" } },
-      { responses: [{ status: 500 }], otherwise: { status: 200 } },
-      { retry: { max_attempts: 1 } },
-    );
-    const first = await publish(b.provider, "thing.happened", { account: "acme", n: 1 });
-    expect(await waitForDispatch(b.bindingKey, first.event_id, TERMINAL)).toMatchObject({ status: "dlq" });
-    const second = await publish(b.provider, "thing.happened", { account: "acme", n: 2 });
-    const held = await waitForDispatch(b.bindingKey, second.event_id, ["held"]);
-    expect(held).toMatchObject({ status: "held" });
+    const { b, first, second, dlqId } = await blockedLine();
     expect((await dispatch(b.bindingKey, second.event_id)).result).toMatchObject({
       flow_control: "ordering",
       blocked: true,
@@ -83,11 +95,7 @@ describe("ordering", () => {
       head: dispatchIdOf(b.bindingKey, second.event_id),
     });
 
-    const entries = await eventually(async () => {
-      const list = await api("GET", `/v1/dlq?binding_key=${encodeURIComponent(b.bindingKey)}`);
-      return list.body.items.length > 0 ? list.body.items : undefined;
-    });
-    const resolved = await api("POST", `/v1/dlq/${entries[0].id}/resolve`, {});
+    const resolved = await api("POST", `/v1/dlq/${dlqId}/resolve`, {});
     expect(resolved.status).toBe(200);
     expect(await waitForDispatch(b.bindingKey, second.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
     const calls = await orderedCalls(b.hook, 2);
@@ -141,20 +149,8 @@ describe("ordering", () => {
   });
 
   it("block: a successful replay of the failed dispatch lets the line go on; the replay does not wait in line", async () => {
-    const b = await flowBinding(
-      { ordering: { key: "event.payload.account", on_failure: "block" } },
-      { responses: [{ status: 500 }], otherwise: { status: 200 } },
-      { retry: { max_attempts: 1 } },
-    );
-    const first = await publish(b.provider, "thing.happened", { account: "acme", n: 1 });
-    expect(await waitForDispatch(b.bindingKey, first.event_id, TERMINAL)).toMatchObject({ status: "dlq" });
-    const second = await publish(b.provider, "thing.happened", { account: "acme", n: 2 });
-    await waitForDispatch(b.bindingKey, second.event_id, ["held"]);
-    const entries = await eventually(async () => {
-      const list = await api("GET", `/v1/dlq?binding_key=${encodeURIComponent(b.bindingKey)}`);
-      return list.body.items.length > 0 ? list.body.items : undefined;
-    });
-    const replay = await api("POST", `/v1/dlq/${entries[0].id}/replay`, {});
+    const { b, second, dlqId } = await blockedLine();
+    const replay = await api("POST", `/v1/dlq/${dlqId}/replay`, {});
     expect(replay.status, JSON.stringify(replay.body)).toBe(202);
     expect(await waitForDispatch(b.bindingKey, second.event_id, TERMINAL)).toMatchObject({ status: "succeeded" });
     const calls = await orderedCalls(b.hook, 3);
